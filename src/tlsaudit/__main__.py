@@ -1,0 +1,3 @@
+from tlsaudit.cli import main
+
+main()

@@ -1,0 +1,245 @@
+"""Facts gathered from the network.
+
+Facts are what a scanner saw, never a judgement. Every observation that can fail on
+its own is an :class:`Observed` value: either ``value`` is set, or ``error`` says why
+it could not be determined. Facts serialise to JSON and load back, so stored scans can
+be re-judged against a newer profile without touching the network.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from collections.abc import Callable
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    """Base for every serialised model: unknown keys are rejected, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorReason(StrEnum):
+    """Why an observation could not be made (a dashboard can group by this)."""
+
+    TIMEOUT = "timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    NAME_RESOLUTION = "name_resolution"
+    HANDSHAKE_FAILED = "handshake_failed"
+    NOT_TLS = "not_tls"
+    STARTTLS_FAILED = "starttls_failed"
+    CLIENT_CERT_REQUIRED = "client_certificate_required"
+    NOT_APPLICABLE = "not_applicable"
+    NOT_SCANNED = "not_scanned"
+    ENGINE_ERROR = "engine_error"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TRUNCATED = "truncated"
+    INVALID_ANSWER = "invalid_answer"
+    NETWORK_ERROR = "network_error"
+
+
+class ProbeError(Model):
+    """An observation that could not be made."""
+
+    reason: ErrorReason
+    detail: str = Field(description="Human-readable detail, e.g. the exception message.")
+
+
+class Observed(Model, Generic[T]):
+    """A value that was observed, or the reason it could not be."""
+
+    value: T | None = None
+    error: ProbeError | None = None
+
+    @classmethod
+    def of(cls, value: T) -> Observed[T]:
+        return cls(value=value)
+
+    @classmethod
+    def failed(cls, reason: ErrorReason, detail: str) -> Observed[T]:
+        return cls(error=ProbeError(reason=reason, detail=detail))
+
+
+StartTlsProtocol = Literal["smtp", "imap", "pop3", "ftp", "ldap", "xmpp", "xmpp_server", "postgres"]
+
+
+class Endpoint(Model):
+    """One network endpoint: the address actually connected to and the name sent."""
+
+    host: str = Field(description="Name (or address) the user gave; checked against the certificate.")
+    port: int
+    ip: str = Field(description="Address connected to.")
+    sni: str | None = Field(default=None, description="Server name sent in the ClientHello.")
+    starttls: StartTlsProtocol | None = None
+    https: bool = Field(description="True when HTTP headers (HSTS) are to be checked.")
+
+    @property
+    def label(self) -> str:
+        address = f"[{self.ip}]" if ":" in self.ip else self.ip
+        scheme = f"{self.starttls}://" if self.starttls else ""
+        return f"{scheme}{self.host}:{self.port} ({address})"
+
+
+ProtocolVersion = Literal["SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]
+PROTOCOL_VERSIONS: tuple[ProtocolVersion, ...] = (
+    "SSL 2.0",
+    "SSL 3.0",
+    "TLS 1.0",
+    "TLS 1.1",
+    "TLS 1.2",
+    "TLS 1.3",
+)
+
+
+class EphemeralKey(Model):
+    """The ephemeral key the server sent for a (EC)DHE handshake."""
+
+    kind: Literal["DH", "ECDH"]
+    size: int = Field(description="Bits: the DH prime size, or the curve size.")
+    group: str | None = Field(
+        default=None, description="Curve or named group (e.g. X25519, secp256r1, ffdhe2048)."
+    )
+
+
+class AcceptedSuite(Model):
+    """A cipher suite the server accepted for one protocol version."""
+
+    name: str = Field(description="IANA name, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.")
+    openssl_name: str
+    ephemeral_key: EphemeralKey | None = None
+
+
+class ProtocolFacts(Model):
+    """Cipher-suite enumeration for one protocol version."""
+
+    version: ProtocolVersion
+    accepted: Observed[list[AcceptedSuite]] = Field(
+        description="Accepted suites; empty list = the version is not accepted."
+    )
+
+
+class KeyInfo(Model):
+    algorithm: Literal["RSA", "EC", "DSA", "Ed25519", "Ed448", "other"]
+    size: int = Field(description="Bits: RSA/DSA modulus, EC curve order size, EdDSA key size.")
+    curve: str | None = Field(default=None, description="Named curve for EC keys (secp256r1, ...).")
+
+
+class CertificateFacts(Model):
+    """One certificate as served (or as completed by path validation)."""
+
+    subject: str
+    issuer: str
+    serial: str
+    sha256: str = Field(description="SHA-256 fingerprint (hex) of the DER encoding.")
+    not_before: datetime
+    not_after: datetime
+    key: KeyInfo
+    signature_algorithm: str = Field(description="OID name, e.g. sha256WithRSAEncryption.")
+    signature_hash: str | None = Field(
+        description="Hash of the signature (sha256, sha1, ...); None for EdDSA."
+    )
+    self_signed: bool = Field(description="Subject equals issuer and the signature verifies.")
+    is_ca: bool
+    san_dns: list[str] = Field(default_factory=list)
+    san_ip: list[str] = Field(default_factory=list)
+
+
+class TrustResult(Model):
+    """Path validation of one deployment against one trust store."""
+
+    store: str = Field(description="Store name and version, e.g. 'Mozilla 2024-08' or 'ca-file'.")
+    valid: bool
+    error: str | None = Field(default=None, description="Validation error when not valid.")
+    verified_chain: list[str] = Field(
+        default_factory=list, description="SHA-256 fingerprints of the verified path, leaf first."
+    )
+
+
+class CertificateDeployment(Model):
+    """A certificate chain the server serves (one per key type it offers)."""
+
+    received_chain: list[CertificateFacts] = Field(description="As sent by the server, leaf first.")
+    verified_chain: list[CertificateFacts] = Field(
+        default_factory=list,
+        description="The first validated path (includes the trust anchor); empty when none.",
+    )
+    trust: list[TrustResult]
+    hostname_matches: bool
+    ocsp_stapled: bool
+    ocsp_status: str | None = None
+    chain_order_valid: bool | None = None
+
+
+class CertificateInfo(Model):
+    hostname: str = Field(description="Name the certificates were checked against.")
+    deployments: list[CertificateDeployment]
+
+
+class Robot(StrEnum):
+    NOT_VULNERABLE = "not_vulnerable"
+    NO_RSA_KEX = "no_rsa_key_exchange"
+    WEAK_ORACLE = "weak_oracle"
+    STRONG_ORACLE = "strong_oracle"
+    INCONSISTENT = "inconsistent"
+
+
+class Renegotiation(Model):
+    secure: bool = Field(description="RFC 5746 secure renegotiation supported.")
+    client_initiated: bool = Field(description="Client-initiated renegotiation accepted.")
+
+
+class Resumption(Model):
+    session_id: bool
+    tickets: bool
+
+
+class Hsts(Model):
+    max_age: int | None
+    include_subdomains: bool
+    preload: bool
+
+
+def _unscanned(kind: type[T]) -> Callable[[], Observed[T]]:
+    """Default for an observation the scanner did not make."""
+    return lambda: Observed[kind].failed(ErrorReason.NOT_SCANNED, "not scanned")  # type: ignore[valid-type]
+
+
+class TlsFacts(Model):
+    """Everything observed about one endpoint's TLS."""
+
+    endpoint: Endpoint
+    scanned_at: datetime
+    engine: str = Field(description="Scanner and version, e.g. 'sslyze 6.3.1'.")
+    connectivity: ProbeError | None = Field(
+        default=None, description="Set when the endpoint could not be reached over TLS at all."
+    )
+    protocols: list[ProtocolFacts] = Field(default_factory=list)
+    groups: Observed[list[str]] = Field(default_factory=_unscanned(list[str]))
+    certificates: Observed[CertificateInfo] = Field(default_factory=_unscanned(CertificateInfo))
+    heartbleed: Observed[bool] = Field(default_factory=_unscanned(bool))
+    ccs_injection: Observed[bool] = Field(default_factory=_unscanned(bool))
+    robot: Observed[Robot] = Field(default_factory=_unscanned(Robot))
+    renegotiation: Observed[Renegotiation] = Field(default_factory=_unscanned(Renegotiation))
+    compression: Observed[bool] = Field(default_factory=_unscanned(bool))
+    fallback_scsv: Observed[bool] = Field(default_factory=_unscanned(bool))
+    extended_master_secret: Observed[bool] = Field(default_factory=_unscanned(bool))
+    early_data: Observed[bool] = Field(default_factory=_unscanned(bool))
+    resumption: Observed[Resumption] = Field(default_factory=_unscanned(Resumption))
+    hsts: Observed[Hsts | None] = Field(
+        default_factory=_unscanned(Hsts | None),  # type: ignore[arg-type]
+        description="value None = HTTPS answered without an HSTS header.",
+    )
+    coverage: list[str] = Field(
+        default_factory=list,
+        description="What the engine cannot test (e.g. Camellia-GCM suites): not the same as absent.",
+    )
+
+    def protocol(self, version: ProtocolVersion) -> ProtocolFacts | None:
+        return next((p for p in self.protocols if p.version == version), None)
+

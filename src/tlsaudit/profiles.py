@@ -1,0 +1,332 @@
+"""Policy profiles kept as data (profiles/*.toml): loading, inheritance and validation.
+
+A profile is a TOML file with an ``id``, a ``name``, a ``version`` and ``[rules."<check
+id>"]`` tables. Text shared by every profile (title, citations, remediation) lives in
+``checks.toml``; a profile sets the level, the parameters and any extra citations.
+``extends = "<id>"`` (or a path) inherits another profile and overrides single rules.
+Every problem is reported as one line naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from tlsaudit.errors import ProfileError
+from tlsaudit.models.facts import Model
+from tlsaudit.models.findings import Citation, Level, Text
+from tlsaudit.models.report import ProfileRef
+
+DEFAULT_PROFILE = "cryptrec-high"
+EGOV_LIST = "egov-list"
+CHECKS_FILE = "checks.toml"
+
+
+class Check(Model):
+    """Catalogue entry of a check id: the text every profile shares."""
+
+    title: Text
+    citations: list[Citation] = Field(default_factory=list)
+    remediation: str | None = None
+
+
+class Outcome(Model):
+    """How one case of a rule is judged. ``level = None`` means the case passes."""
+
+    level: Level | None
+    reading: Literal["strict"] | None = None
+    note: str | None = Field(default=None, description="Why the strict reading was taken.")
+
+
+class Threshold(Model):
+    """Values strictly below ``below`` violate the rule at ``level``."""
+
+    below: int
+    level: Level
+
+
+class Rule(Model):
+    level: Level
+    reading: Literal["strict"] | None = None
+    note: str | None = None
+    citations: list[Citation] = Field(
+        default_factory=list, description="Profile-specific citations, added to the check's own."
+    )
+    # Parameters; which ones a check reads is listed in RULE_PARAMS.
+    classes: dict[str, Outcome] | None = None
+    thresholds: list[Threshold] | None = None
+    allowed: list[str] | None = None
+    min_bits: int | None = None
+    other_level: Level | None = None
+    max_bits: int | None = None
+    horizon: date | None = None
+    warn_days: int | None = None
+
+
+SUITE_CLASSES = (
+    "pfs-aead",
+    "pfs-aead-short-tag",
+    "pfs-cbc",
+    "pfs-cbc-sha1",
+    "rsa-kx",
+    "3des",
+    "forbidden",
+)
+
+# Every check id a TLS profile may configure, with the parameters its rule must carry.
+RULE_PARAMS: dict[str, tuple[str, ...]] = {
+    "tls.protocol.ssl2": (),
+    "tls.protocol.ssl3": (),
+    "tls.protocol.tls1_0": (),
+    "tls.protocol.tls1_1": (),
+    "tls.protocol.modern": (),
+    "tls.protocol.tls1_3": (),
+    "tls.cipher": ("classes",),
+    "tls.kex.dh_size": ("thresholds",),
+    "tls.kex.group": ("allowed", "min_bits", "other_level"),
+    "tls.kex.strength_horizon": ("max_bits", "horizon"),
+    "cert.key.size": ("thresholds", "allowed", "min_bits", "other_level"),
+    "cert.signature.hash": ("allowed",),
+    "cert.trust.public": (),
+    "cert.hostname": (),
+    "cert.expiry": ("warn_days", "other_level"),
+    "cert.strength_horizon": ("max_bits", "horizon"),
+    "cert.ocsp_stapling": (),
+    "vuln.heartbleed": (),
+    "vuln.ccs_injection": (),
+    "vuln.robot": (),
+    "tls.renegotiation.secure": (),
+    "tls.renegotiation.client_initiated": (),
+    "tls.compression": (),
+    "tls.fallback_scsv": (),
+    "tls.ems": (),
+    "tls.early_data": (),
+    "tls.hsts": (),
+    "ipv6.consistency": (),
+}
+
+
+class EgovEntry(Model):
+    name: str
+    category: str = Field(description="List category, e.g. 128ビットブロック暗号.")
+    list: Literal["recommended", "candidate", "monitored", "unlisted"]
+    note: str | None = None
+
+
+EGOV_LIST_NAMES = {
+    "recommended": "電子政府推奨暗号リスト",
+    "candidate": "推奨候補暗号リスト",
+    "monitored": "運用監視暗号リスト",
+    "unlisted": "CRYPTREC暗号リスト外",
+}
+
+
+class EgovList(Model):
+    """LS-0001: one entry per primitive; a later edition is a new file."""
+
+    id: str
+    edition: str
+    date: date
+    citation: Citation
+    entries: list[EgovEntry]
+
+    def classify(self, primitive: str) -> EgovEntry:
+        for entry in self.entries:
+            if entry.name == primitive:
+                return entry
+        return EgovEntry(name=primitive, category="", list="unlisted")
+
+    def describe(self, primitive: str) -> str:
+        entry = self.classify(primitive)
+        where = EGOV_LIST_NAMES[entry.list]
+        return f"{primitive}: {where}" + (f" / {entry.category}" if entry.category else "")
+
+
+class Profile(Model):
+    id: str
+    name: str
+    version: str
+    description: Text | None = None
+    abstract: bool = Field(default=False, description="A base profile that is not listed.")
+    source: str = Field(description="File the profile was loaded from.")
+    egov: EgovList
+    checks: dict[str, Check]
+    rules: dict[str, Rule]
+
+    @property
+    def ref(self) -> ProfileRef:
+        return ProfileRef(id=self.id, name=self.name, version=self.version)
+
+    def rule(self, check_id: str) -> Rule | None:
+        return self.rules.get(check_id)
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("tlsaudit.profiles")))
+
+
+def builtin_ids() -> list[str]:
+    """Ids of the selectable built-in TLS profiles."""
+    ids = []
+    for path in sorted(builtin_dir().glob("*.toml")):
+        data = _read(path)
+        if "rules" in data and not data.get("abstract", False):
+            ids.append(path.stem)
+    return ids
+
+
+def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
+    """Load a built-in profile by id, or a user profile from a path."""
+    path = _locate(str(name_or_path))
+    merged = _merged(path, seen=())
+    return _validate(path, merged)
+
+
+def _locate(name: str) -> Path:
+    candidate = Path(name)
+    if candidate.suffix == ".toml" or "/" in name or candidate.exists():
+        if not candidate.is_file():
+            raise ProfileError(f"{name}: profile file not found")
+        return candidate
+    path = builtin_dir() / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(builtin_ids())
+        raise ProfileError(f"{name}: unknown profile (built-in profiles: {known})")
+    return path
+
+
+@cache
+def _read_cached(path: Path, mtime: float) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from exc
+    return _read_cached(path.resolve(), mtime)
+
+
+def _merged(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The profile's own table deep-merged over the profile it extends."""
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ProfileError(f"{path}: extends: inheritance loop ({chain})")
+    data = _read(path)
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ProfileError(f"{path}: extends: must be a profile id or a path")
+    base = _merged(_locate_parent(path, parent), (*seen, path.resolve()))
+    own = {k: v for k, v in data.items() if k not in ("extends", "abstract")}
+    return _deep_merge(base, own)
+
+
+def _locate_parent(child: Path, parent: str) -> Path:
+    relative = child.parent / parent
+    if parent.endswith(".toml") and relative.is_file():
+        return relative
+    try:
+        return _locate(parent)
+    except ProfileError as exc:
+        raise ProfileError(f"{child}: extends: {exc}") from exc
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(path: Path, data: dict[str, Any]) -> Profile:
+    checks = _load_checks()
+    egov = load_egov_list(str(data.get("egov_list", EGOV_LIST)), path)
+    rules = data.get("rules")
+    if not isinstance(rules, dict) or not rules:
+        raise ProfileError(f"{path}: rules: a profile needs a [rules] table")
+    for check_id, rule in rules.items():
+        _check_rule(path, check_id, rule)
+    payload = {k: v for k, v in data.items() if k not in ("egov_list", "extends")}
+    payload |= {"source": str(path), "egov": egov, "checks": checks}
+    try:
+        return Profile.model_validate(payload)
+    except ValidationError as exc:
+        raise ProfileError(f"{path}: {_first_error(exc)}") from exc
+
+
+def _check_rule(path: Path, check_id: str, rule: Any) -> None:
+    where = f'{path}: rules."{check_id}"'
+    if check_id not in RULE_PARAMS:
+        raise ProfileError(f"{where}: unknown check id")
+    if not isinstance(rule, dict):
+        raise ProfileError(f"{where}: must be a table")
+    try:
+        parsed = Rule.model_validate(rule)
+    except ValidationError as exc:
+        raise ProfileError(f"{where}.{_first_error(exc)}") from exc
+    wanted = RULE_PARAMS[check_id]
+    for name in Rule.model_fields:
+        if name in ("level", "reading", "note", "citations"):
+            continue
+        present = getattr(parsed, name) is not None
+        if name in wanted and not present:
+            raise ProfileError(f"{where}.{name}: required for this check")
+        if name not in wanted and present:
+            raise ProfileError(f"{where}.{name}: not a parameter of this check")
+    if parsed.classes is not None:
+        unknown = set(parsed.classes) - set(SUITE_CLASSES)
+        missing = set(SUITE_CLASSES) - set(parsed.classes)
+        if unknown:
+            raise ProfileError(f"{where}.classes: unknown suite class {sorted(unknown)[0]!r}")
+        if missing:
+            raise ProfileError(f"{where}.classes: no outcome for suite class {sorted(missing)[0]!r}")
+    if parsed.reading == "strict" and not parsed.note:
+        raise ProfileError(f'{where}.note: a reading = "strict" rule needs a note')
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    return f"{loc}: {err['msg']}"
+
+
+def _load_checks() -> dict[str, Check]:
+    path = builtin_dir() / CHECKS_FILE
+    data = _read(path).get("checks", {})
+    out: dict[str, Check] = {}
+    for check_id, entry in data.items():
+        try:
+            out[check_id] = Check.model_validate(entry)
+        except ValidationError as exc:
+            raise ProfileError(f'{path}: checks."{check_id}".{_first_error(exc)}') from exc
+    return out
+
+
+def load_egov_list(name: str = EGOV_LIST, referrer: Path | None = None) -> EgovList:
+    path = builtin_dir() / f"{name}.toml"
+    if not path.is_file():
+        where = f"{referrer}: egov_list" if referrer else name
+        raise ProfileError(f"{where}: unknown e-Government list {name!r}")
+    try:
+        return EgovList.model_validate(_read(path))
+    except ValidationError as exc:
+        raise ProfileError(f"{path}: {_first_error(exc)}") from exc
