@@ -1,9 +1,11 @@
 """Policy profiles kept as data (profiles/*.toml): loading, inheritance and validation.
 
 A profile is a TOML file with an ``id``, a ``name``, a ``version`` and ``[rules."<check
-id>"]`` tables. Text shared by every profile (title, citations, remediation) lives in
-``checks.toml``; a profile sets the level, the parameters and any extra citations.
-``extends = "<id>"`` (or a path) inherits another profile and overrides single rules.
+id>"]`` tables. Text shared by every profile (title, citations, remediation, which
+parameters a rule takes) lives in the check catalogue, ``checks*.toml``; a profile sets
+the level, the parameters and any extra citations. ``extends = "<id>"`` (or a path)
+inherits another profile and overrides single rules; ``include = ["<id>", ...]`` merges
+abstract rule sets (e.g. the mail and DNS rules) under the profile's own rules.
 Every problem is reported as one line naming the file, the key and what is wrong.
 """
 
@@ -26,15 +28,20 @@ from tlsaudit.models.report import ProfileRef
 
 DEFAULT_PROFILE = "cryptrec-high"
 EGOV_LIST = "egov-list"
-CHECKS_FILE = "checks.toml"
+CHECKS_GLOB = "checks*.toml"
 
 
 class Check(Model):
-    """Catalogue entry of a check id: the text every profile shares."""
+    """Catalogue entry of a check id: the text every profile shares, and the parameters a
+    profile rule for it must set."""
 
     title: Text
     citations: list[Citation] = Field(default_factory=list)
     remediation: str | None = None
+    params: list[str] = Field(default_factory=list)
+    class_keys: list[str] | None = Field(
+        default=None, description="The keys a rule's `classes` table must cover exactly."
+    )
 
 
 class Outcome(Model):
@@ -59,7 +66,7 @@ class Rule(Model):
     citations: list[Citation] = Field(
         default_factory=list, description="Profile-specific citations, added to the check's own."
     )
-    # Parameters; which ones a check reads is listed in RULE_PARAMS.
+    # Parameters; the check catalogue says which ones a rule for a check must set.
     classes: dict[str, Outcome] | None = None
     thresholds: list[Threshold] | None = None
     allowed: list[str] | None = None
@@ -68,49 +75,12 @@ class Rule(Model):
     max_bits: int | None = None
     horizon: date | None = None
     warn_days: int | None = None
+    limit: int | None = None
 
 
-SUITE_CLASSES = (
-    "pfs-aead",
-    "pfs-aead-short-tag",
-    "pfs-cbc",
-    "pfs-cbc-sha1",
-    "rsa-kx",
-    "3des",
-    "forbidden",
+PARAMETERS = tuple(
+    name for name in Rule.model_fields if name not in ("level", "reading", "note", "citations")
 )
-
-# Every check id a TLS profile may configure, with the parameters its rule must carry.
-RULE_PARAMS: dict[str, tuple[str, ...]] = {
-    "tls.protocol.ssl2": (),
-    "tls.protocol.ssl3": (),
-    "tls.protocol.tls1_0": (),
-    "tls.protocol.tls1_1": (),
-    "tls.protocol.modern": (),
-    "tls.protocol.tls1_3": (),
-    "tls.cipher": ("classes",),
-    "tls.kex.dh_size": ("thresholds",),
-    "tls.kex.group": ("allowed", "min_bits", "other_level"),
-    "tls.kex.strength_horizon": ("max_bits", "horizon"),
-    "cert.key.size": ("thresholds", "allowed", "min_bits", "other_level"),
-    "cert.signature.hash": ("allowed",),
-    "cert.trust.public": (),
-    "cert.hostname": (),
-    "cert.expiry": ("warn_days", "other_level"),
-    "cert.strength_horizon": ("max_bits", "horizon"),
-    "cert.ocsp_stapling": (),
-    "vuln.heartbleed": (),
-    "vuln.ccs_injection": (),
-    "vuln.robot": (),
-    "tls.renegotiation.secure": (),
-    "tls.renegotiation.client_initiated": (),
-    "tls.compression": (),
-    "tls.fallback_scsv": (),
-    "tls.ems": (),
-    "tls.early_data": (),
-    "tls.hsts": (),
-    "ipv6.consistency": (),
-}
 
 
 class EgovEntry(Model):
@@ -228,12 +198,16 @@ def _merged(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise ProfileError(f"{path}: extends: inheritance loop ({chain})")
     data = _read(path)
     parent = data.get("extends")
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
+    includes = data.get("include", [])
+    if parent is not None and not isinstance(parent, str):
         raise ProfileError(f"{path}: extends: must be a profile id or a path")
-    base = _merged(_locate_parent(path, parent), (*seen, path.resolve()))
-    own = {k: v for k, v in data.items() if k not in ("extends", "abstract")}
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise ProfileError(f"{path}: include: must be a list of rule-set ids")
+    base: dict[str, Any] = {}
+    for ancestor in ([parent] if parent else []) + includes:
+        inherited = _merged(_locate_parent(path, ancestor), (*seen, path.resolve()))
+        base = _deep_merge(base, inherited)
+    own = {k: v for k, v in data.items() if k not in ("extends", "include", "abstract")}
     return _deep_merge(base, own)
 
 
@@ -258,13 +232,13 @@ def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, A
 
 
 def _validate(path: Path, data: dict[str, Any]) -> Profile:
-    checks = _load_checks()
+    checks = load_checks()
     egov = load_egov_list(str(data.get("egov_list", EGOV_LIST)), path)
     rules = data.get("rules")
     if not isinstance(rules, dict) or not rules:
         raise ProfileError(f"{path}: rules: a profile needs a [rules] table")
     for check_id, rule in rules.items():
-        _check_rule(path, check_id, rule)
+        _check_rule(path, check_id, rule, checks)
     payload = {k: v for k, v in data.items() if k not in ("egov_list", "extends")}
     payload |= {"source": str(path), "egov": egov, "checks": checks}
     try:
@@ -273,9 +247,10 @@ def _validate(path: Path, data: dict[str, Any]) -> Profile:
         raise ProfileError(f"{path}: {_first_error(exc)}") from exc
 
 
-def _check_rule(path: Path, check_id: str, rule: Any) -> None:
+def _check_rule(path: Path, check_id: str, rule: Any, checks: dict[str, Check]) -> None:
     where = f'{path}: rules."{check_id}"'
-    if check_id not in RULE_PARAMS:
+    check = checks.get(check_id)
+    if check is None:
         raise ProfileError(f"{where}: unknown check id")
     if not isinstance(rule, dict):
         raise ProfileError(f"{where}: must be a table")
@@ -283,22 +258,20 @@ def _check_rule(path: Path, check_id: str, rule: Any) -> None:
         parsed = Rule.model_validate(rule)
     except ValidationError as exc:
         raise ProfileError(f"{where}.{_first_error(exc)}") from exc
-    wanted = RULE_PARAMS[check_id]
-    for name in Rule.model_fields:
-        if name in ("level", "reading", "note", "citations"):
-            continue
+    for name in PARAMETERS:
+        wanted = name in check.params
         present = getattr(parsed, name) is not None
-        if name in wanted and not present:
+        if wanted and not present:
             raise ProfileError(f"{where}.{name}: required for this check")
-        if name not in wanted and present:
+        if present and not wanted:
             raise ProfileError(f"{where}.{name}: not a parameter of this check")
-    if parsed.classes is not None:
-        unknown = set(parsed.classes) - set(SUITE_CLASSES)
-        missing = set(SUITE_CLASSES) - set(parsed.classes)
+    if parsed.classes is not None and check.class_keys is not None:
+        unknown = set(parsed.classes) - set(check.class_keys)
+        missing = set(check.class_keys) - set(parsed.classes)
         if unknown:
-            raise ProfileError(f"{where}.classes: unknown suite class {sorted(unknown)[0]!r}")
+            raise ProfileError(f"{where}.classes: unknown class {sorted(unknown)[0]!r}")
         if missing:
-            raise ProfileError(f"{where}.classes: no outcome for suite class {sorted(missing)[0]!r}")
+            raise ProfileError(f"{where}.classes: no outcome for class {sorted(missing)[0]!r}")
     if parsed.reading == "strict" and not parsed.note:
         raise ProfileError(f'{where}.note: a reading = "strict" rule needs a note')
 
@@ -309,15 +282,17 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}"
 
 
-def _load_checks() -> dict[str, Check]:
-    path = builtin_dir() / CHECKS_FILE
-    data = _read(path).get("checks", {})
+def load_checks() -> dict[str, Check]:
+    """The check catalogue: every checks*.toml file of the built-in profile folder."""
     out: dict[str, Check] = {}
-    for check_id, entry in data.items():
-        try:
-            out[check_id] = Check.model_validate(entry)
-        except ValidationError as exc:
-            raise ProfileError(f'{path}: checks."{check_id}".{_first_error(exc)}') from exc
+    for path in sorted(builtin_dir().glob(CHECKS_GLOB)):
+        for check_id, entry in _read(path).get("checks", {}).items():
+            if check_id in out:
+                raise ProfileError(f'{path}: checks."{check_id}": defined twice')
+            try:
+                out[check_id] = Check.model_validate(entry)
+            except ValidationError as exc:
+                raise ProfileError(f'{path}: checks."{check_id}".{_first_error(exc)}') from exc
     return out
 
 

@@ -8,9 +8,9 @@ be re-judged against a newer profile without touching the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,7 +72,9 @@ StartTlsProtocol = Literal["smtp", "imap", "pop3", "ftp", "ldap", "xmpp", "xmpp_
 class Endpoint(Model):
     """One network endpoint: the address actually connected to and the name sent."""
 
-    host: str = Field(description="Name (or address) the user gave; checked against the certificate.")
+    host: str = Field(
+        description="Name (or address) the user gave; checked against the certificate."
+    )
     port: int
     ip: str = Field(description="Address connected to.")
     sni: str | None = Field(default=None, description="Server name sent in the ClientHello.")
@@ -237,9 +239,8 @@ class TlsFacts(Model):
     )
     coverage: list[str] = Field(
         default_factory=list,
-        description="What the engine cannot test (e.g. Camellia-GCM suites): not the same as absent.",
+        description="What the engine cannot test (e.g. Camellia-GCM): not the same as absent.",
     )
 
     def protocol(self, version: ProtocolVersion) -> ProtocolFacts | None:
         return next((p for p in self.protocols if p.version == version), None)
-

@@ -41,8 +41,12 @@ _VIOLATION = {
 class Citation(Model):
     """A clause of a document, cited by the short ids of profiles/SOURCES.md."""
 
-    doc: str = Field(description="Document id: GL-3001, LS-0001, LS-0003, 統一基準, gBiz, RFC 7208 ...")
-    ref: str = Field(default="", description="Chapter, clause or list entry, e.g. 第4章, 6.2.3(1)-5.")
+    doc: str = Field(
+        description="Document id: GL-3001, LS-0001, LS-0003, 統一基準, gBiz, RFC 7208 ..."
+    )
+    ref: str = Field(
+        default="", description="Chapter, clause or list entry, e.g. 第4章, 6.2.3(1)-5."
+    )
 
     def __str__(self) -> str:
         return f"{self.doc} {self.ref}".strip()
