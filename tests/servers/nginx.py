@@ -92,7 +92,7 @@ def render_config(scenarios: Sequence[Scenario], workdir: Path, binary: str = "n
         + user
         + "worker_processes 1;\n"
         + f"pid {workdir / 'nginx.pid'};\n"
-        + f"error_log {workdir / 'error.log'} info;\n"
+        + f"error_log {workdir / 'error.log'} notice;\n"
         + "events {\n    worker_connections 256;\n}\n"
         + "http {\n"
         + "    access_log off;\n"
