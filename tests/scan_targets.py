@@ -1,7 +1,7 @@
 """Declarative list of local TLS test targets served by one nginx process.
 
 Every :class:`Scenario` becomes one ``server {}`` block in the nginx config
-rendered by :mod:`tests.servers.nginx`.  All scenarios listen on 127.0.0.1 with
+rendered by ``tests/servers/nginx.py`` (``servers.nginx``).  All scenarios listen on 127.0.0.1 with
 distinct ports starting at :data:`BASE_PORT` (18443 by default; override with
 the ``TLSAUDIT_NGINX_BASE_PORT`` environment variable, e.g. for parallel runs).
 
@@ -48,11 +48,12 @@ class Scenario:
     directives: tuple[str, ...]
     """nginx directives inside ``server {}``, without the trailing ``;``.
 
-    ``listen``, ``server_name`` and the ``location /`` block are added by the
-    harness; everything TLS-related is here."""
+    ``listen``, ``server_name`` and the ``location /`` block (``return 200``)
+    are added by the harness; everything TLS-related is here."""
     tls: bool = True
     host: str = HOST
     description: str = ""
+    server_name: str = SERVER_NAME
 
     @property
     def address(self) -> str:
@@ -61,7 +62,7 @@ class Scenario:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{SERVER_NAME}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{self.server_name}:{self.port}/"
 
 
 def tls_directives(
@@ -99,9 +100,13 @@ def tls_directives(
     return tuple(out)
 
 
-def _cert_scenario(name: str, port: int, cert: str, description: str, *, seclevel0: bool = False) -> Scenario:
+def _cert_scenario(
+    name: str, port: int, cert: str, description: str, *, seclevel0: bool = False
+) -> Scenario:
     ciphers = GOOD_CIPHERS + (":@SECLEVEL=0" if seclevel0 else "")
-    return Scenario(name, port, tls_directives(certs=(cert,), ciphers=ciphers), description=description)
+    return Scenario(
+        name, port, tls_directives(certs=(cert,), ciphers=ciphers), description=description
+    )
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -109,18 +114,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         "good",
         BASE_PORT + 0,
         tls_directives(certs=("good-ecdsa-p256-chain", "good-rsa3072-chain")),
-        description="TLS1.2+1.3, ECDHE/DHE AEAD only, ffdhe3072, X25519/P-256/P-384, ECDSA P-256 + RSA-3072 certs, HSTS",
+        description=(
+            "TLS1.2+1.3, ECDHE/DHE AEAD only, ffdhe3072, X25519/P-256/P-384,"
+            " ECDSA P-256 + RSA-3072 certs, HSTS"
+        ),
     ),
     Scenario(
         "tls10",
         BASE_PORT + 1,
-        tls_directives(protocols="TLSv1 TLSv1.1 TLSv1.2", ciphers="ECDHE+AESGCM:ECDHE+AES:@SECLEVEL=0"),
-        description="TLS1.0+1.1+1.2 (no 1.3); ECDHE AES-GCM and AES-CBC(-SHA1/SHA256/SHA384); SECLEVEL=0 needed for TLS<1.2",
+        tls_directives(
+            protocols="TLSv1 TLSv1.1 TLSv1.2", ciphers="ECDHE+AESGCM:ECDHE+AES:@SECLEVEL=0"
+        ),
+        description=(
+            "TLS1.0+1.1+1.2 (no 1.3); ECDHE AES-GCM and AES-CBC (SHA1/SHA256/SHA384);"
+            " SECLEVEL=0 needed for TLS<1.2"
+        ),
     ),
     Scenario(
         "cbc",
         BASE_PORT + 2,
-        tls_directives(ciphers="ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA"),
+        tls_directives(
+            ciphers="ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA"
+        ),
         description="good + TLS1.2 CBC suites ECDHE-RSA-AES128-SHA256 and ECDHE-RSA-AES128-SHA",
     ),
     Scenario(
@@ -137,11 +152,23 @@ SCENARIOS: tuple[Scenario, ...] = (
             ciphers="DHE-RSA-AES128-GCM-SHA256:ECDHE+AESGCM:@SECLEVEL=0",
             dhparam=WEAK_DHPARAM,
         ),
-        description="TLS1.2 only; DHE-RSA-AES128-GCM-SHA256 with a 1024-bit DH group + ECDHE AES-GCM",
+        description=(
+            "TLS1.2 only; DHE-RSA-AES128-GCM-SHA256 with a 1024-bit DH group + ECDHE AES-GCM"
+        ),
     ),
-    _cert_scenario("rsa1024", BASE_PORT + 5, "rsa1024-chain", "good, but RSA-1024 leaf", seclevel0=True),
-    _cert_scenario("sha1", BASE_PORT + 6, "sha1-chain", "good, but leaf signed with sha1WithRSAEncryption", seclevel0=True),
-    _cert_scenario("selfsigned", BASE_PORT + 7, "selfsigned", "good, but self-signed RSA-2048 leaf"),
+    _cert_scenario(
+        "rsa1024", BASE_PORT + 5, "rsa1024-chain", "good, but RSA-1024 leaf", seclevel0=True
+    ),
+    _cert_scenario(
+        "sha1",
+        BASE_PORT + 6,
+        "sha1-chain",
+        "good, but leaf signed with sha1WithRSAEncryption",
+        seclevel0=True,
+    ),
+    _cert_scenario(
+        "selfsigned", BASE_PORT + 7, "selfsigned", "good, but self-signed RSA-2048 leaf"
+    ),
     _cert_scenario(
         "missing_intermediate",
         BASE_PORT + 8,
@@ -149,7 +176,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "good, but serves the RSA-3072 leaf without the intermediate",
     ),
     _cert_scenario("expired", BASE_PORT + 9, "expired-chain", "good, but leaf expired 2024-06-30"),
-    _cert_scenario("wrongname", BASE_PORT + 10, "wrongname-chain", "good, but leaf SAN is only other.example.test"),
+    _cert_scenario(
+        "wrongname",
+        BASE_PORT + 10,
+        "wrongname-chain",
+        "good, but leaf SAN is only other.example.test",
+    ),
     Scenario(
         "plain_http",
         BASE_PORT + 11,

@@ -1,6 +1,12 @@
-"""Run one Debian nginx process serving every scenario of :mod:`tests.scan_targets`.
+"""Run one Debian nginx process serving every scenario of ``tests/scan_targets.py``.
 
-Typical use from ``tests/conftest.py``::
+Typical use from ``tests/conftest.py`` (``tests/`` has no ``__init__.py``, so
+pytest puts ``tests/`` on ``sys.path`` and these import as top-level
+``scan_targets`` / ``servers``; ``tests.scan_targets`` / ``tests.servers`` works
+too when the repository root is on ``sys.path``)::
+
+    from scan_targets import SCENARIOS
+    from servers.nginx import find_nginx, start_nginx
 
     @pytest.fixture(scope="session")
     def nginx(tmp_path_factory):
@@ -17,10 +23,12 @@ config, pid file, error log and temp dirs inside *workdir*.  ``user root;`` is
 emitted only when running as root (otherwise workers keep the current user).
 :meth:`NginxServer.start` returns once every configured port accepts TCP; if
 nginx exits first, :class:`NginxError` carries its stderr and error log.
+The child gets SIGTERM if the test process dies (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import shutil
@@ -31,10 +39,32 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-
-from tests.scan_targets import SERVER_NAME, Scenario
+from typing import Protocol
 
 _TEMP_PATH_MODULES = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+class Scenario(Protocol):
+    """What the harness needs from a scenario (``scan_targets.Scenario`` fits).
+
+    Structural, so this module does not import ``scan_targets`` and works
+    whether the tests directory is imported as ``tests.*`` or top-level.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def tls(self) -> bool: ...
+    @property
+    def server_name(self) -> str: ...
+    @property
+    def directives(self) -> tuple[str, ...]: ...
+    @property
+    def description(self) -> str: ...
 
 
 class NginxError(RuntimeError):
@@ -49,7 +79,7 @@ def find_nginx() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build_options(binary: str) -> str:
     proc = subprocess.run([binary, "-V"], capture_output=True, text=True, check=False)
     return proc.stdout + proc.stderr
@@ -67,7 +97,7 @@ def _temp_path_directives(binary: str, workdir: Path) -> list[str]:
 
 def _server_block(scenario: Scenario) -> str:
     listen = f"{scenario.host}:{scenario.port}" + (" ssl" if scenario.tls else "")
-    lines = [f"listen {listen}", f"server_name {SERVER_NAME}", *scenario.directives]
+    lines = [f"listen {listen}", f"server_name {scenario.server_name}", *scenario.directives]
     body = "".join(f"        {line};\n" for line in lines)
     return (
         f"    # scenario: {scenario.name}"
@@ -133,6 +163,7 @@ class NginxServer:
 
     # -- lookup -------------------------------------------------------------
     def scenario(self, name: str) -> Scenario:
+        """The served scenario called *name* (KeyError if not served)."""
         for s in self.scenarios:
             if s.name == name:
                 return s
@@ -153,11 +184,11 @@ class NginxServer:
 
     def logs(self) -> str:
         """nginx stderr + error log contents (for failure messages)."""
-        parts = []
-        for path in (self.stderr_path, self.error_log_path):
-            if path.exists():
-                parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')}")
-        return "\n".join(parts)
+        return "\n".join(
+            f"--- {path.name} ---\n{path.read_text(errors='replace')}"
+            for path in (self.stderr_path, self.error_log_path)
+            if path.exists()
+        )
 
     # -- lifecycle ----------------------------------------------------------
     def write_config(self) -> Path:
@@ -192,7 +223,8 @@ class NginxServer:
         busy = [s for s in self.scenarios if _accepts(s.host, s.port)]
         if busy:
             raise NginxError(
-                "ports already in use before nginx start: " + ", ".join(f"{s.name}={s.address}" for s in busy)
+                "ports already in use before nginx start: "
+                + ", ".join(f"{s.name}={s.host}:{s.port}" for s in busy)
             )
         with self.stderr_path.open("wb") as err:
             self._proc = subprocess.Popen(
@@ -201,6 +233,7 @@ class NginxServer:
                 stdout=err,
                 stderr=err,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_ready()
@@ -221,7 +254,10 @@ class NginxServer:
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise NginxError(f"nginx did not open {sorted(pending)} within {self.startup_timeout}s\n{self.logs()}")
+                raise NginxError(
+                    f"nginx did not open {sorted(pending)} within "
+                    f"{self.startup_timeout}s\n{self.logs()}"
+                )
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -245,6 +281,15 @@ class NginxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the test process dies (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _accepts(host: str, port: int, timeout: float = 0.5) -> bool:

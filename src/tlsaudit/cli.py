@@ -1,0 +1,215 @@
+"""Command line: parse options, call the runner, pick a renderer, map the verdict to an exit code."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from tlsaudit.errors import TlsauditError
+from tlsaudit.inventory import parse_target
+from tlsaudit.models.report import Report
+from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
+from tlsaudit.render.json import render_json, render_schema
+from tlsaudit.render.terminal import render_terminal
+from tlsaudit.runner import audit, exit_code
+from tlsaudit.scan.options import ScanOptions
+
+EXIT_CODES = """Exit codes: 0 every target compliant; 1 some target not compliant;
+2 usage error (bad option, target or profile); 3 some target could not be scanned or
+judged (unreachable, not TLS, a mandatory check undeterminable) and none failed."""
+
+app = typer.Typer(
+    help=f"Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline.\n\n{EXIT_CODES}",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+profiles_app = typer.Typer(help="List and show the built-in policy profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+
+
+class OutputFormat(StrEnum):
+    TERMINAL = "terminal"
+    JSON = "json"
+
+
+class Lang(StrEnum):
+    EN = "en"
+    JA = "ja"
+
+
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Built-in profile id (see `tlsaudit profiles list`) or a path to a TOML profile.",
+    ),
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+]
+LangOption = Annotated[Lang, typer.Option("--lang", help="Language of the terminal report.")]
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option("--ca-file", help="Extra trust anchors (PEM), e.g. a private CA.", exists=True),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.5, help="Network timeout per connection, seconds.")
+]
+
+
+def fatal(message: str, code: int = 2) -> NoReturn:
+    Console(stderr=True).print(f"tlsaudit: error: {message}", style="bold red", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def scan(
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            help="host, host:port, [v6]:port, https://host[:port], or smtp:// imap:// pop3:// "
+            "ftp:// ldap:// xmpp:// xmpp_server:// postgres:// for STARTTLS.",
+            show_default=False,
+        ),
+    ],
+    profile: ProfileOption = DEFAULT_PROFILE,
+    output_format: FormatOption = OutputFormat.TERMINAL,
+    output: OutputOption = None,
+    lang: LangOption = Lang.EN,
+    sni: Annotated[
+        str | None, typer.Option("--sni", help="Server name to send (and check) instead.")
+    ] = None,
+    ip: Annotated[
+        str | None, typer.Option("--ip", help="Connect to this address; send the name as SNI.")
+    ] = None,
+    starttls: Annotated[
+        str | None,
+        typer.Option("--starttls", help="STARTTLS protocol for targets without a scheme."),
+    ] = None,
+    ca_file: CaFileOption = None,
+    timeout: TimeoutOption = 5.0,
+) -> None:
+    """Scan TLS endpoints and judge them against a profile."""
+    if ip is not None and len(targets) > 1:
+        fatal("--ip applies to a single target")
+    try:
+        loaded = load_profile(profile)
+        parsed = [parse_target(t, starttls=starttls, sni=sni, ip=ip) for t in targets]
+    except TlsauditError as exc:
+        fatal(str(exc))
+    options = ScanOptions(ca_file=ca_file, timeout=timeout)
+    with scanning_status(len(parsed)) as progress:
+        report = audit(parsed, loaded, options=options, on_endpoint_done=progress)
+    emit(report, output_format, output, lang)
+    raise typer.Exit(exit_code(report))
+
+
+class scanning_status:  # noqa: N801 - used as a context manager, reads like one
+    """A spinner on stderr while scanning (only on a terminal); counts endpoints done."""
+
+    def __init__(self, total_targets: int) -> None:
+        self.console = Console(stderr=True)
+        self.done = 0
+        self.label = f"Scanning {total_targets} target(s)"
+        self.status = self.console.status(self.label) if self.console.is_terminal else None
+
+    def __enter__(self) -> scanning_status:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, _facts: object) -> None:
+        self.done += 1
+        if self.status is not None:
+            self.status.update(f"{self.label}: {self.done} endpoint(s) done")
+
+
+def emit(report: Report, output_format: OutputFormat, output: Path | None, lang: Lang) -> None:
+    """Write the report to stdout or to --output."""
+    if output_format is OutputFormat.JSON:
+        text = render_json(report)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_file(output, text)
+        return
+    if output is None:
+        render_terminal(report, terminal_console(), lang.value)
+        return
+    with output.open("w", encoding="utf-8") as fh:
+        render_terminal(report, Console(file=fh, width=140, no_color=True), lang.value)
+
+
+def terminal_console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 140))
+
+
+def write_file(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fatal(f"{path}: cannot write: {exc.strerror}", code=3)
+
+
+@app.command()
+def demo(
+    lang: LangOption = Lang.EN,
+    output_format: FormatOption = OutputFormat.TERMINAL,
+) -> None:
+    """Start throw-away local TLS servers (one compliant, one not) and audit them (offline)."""
+    from tlsaudit.demo import run_demo
+
+    report = run_demo()
+    emit(report, output_format, None, lang)
+    raise typer.Exit(exit_code(report) if exit_code(report) == 3 else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of `--format json` output."""
+    sys.stdout.write(render_schema())
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """List the built-in profiles."""
+    console = terminal_console()
+    for profile_id in builtin_ids():
+        loaded = load_or_exit(profile_id)
+        marker = " (default)" if profile_id == DEFAULT_PROFILE else ""
+        console.print(f"[bold]{profile_id}[/bold]{marker}  {loaded.name}  ({loaded.version})")
+
+
+@profiles_app.command("show")
+def profiles_show(
+    profile: Annotated[str, typer.Argument(help="Profile id or path to a TOML profile.")],
+    lang: LangOption = Lang.EN,
+) -> None:
+    """Show every rule of a profile: level, parameters, citations."""
+    from tlsaudit.render.profile import render_profile
+
+    render_profile(load_or_exit(profile), terminal_console(), lang.value)
+
+
+def load_or_exit(profile: str) -> Profile:
+    try:
+        return load_profile(profile)
+    except TlsauditError as exc:
+        fatal(str(exc))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+"""`tlsaudit profiles show`: every rule of a profile with its level, parameters and clauses."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tlsaudit.profiles import PARAMETERS, Profile, Rule
+
+
+def render_profile(profile: Profile, console: Console, lang: str) -> None:
+    console.print(f"[bold]{profile.id}[/bold]  {profile.name}  ({profile.version})")
+    if profile.description:
+        console.print(profile.description.get(lang))
+    console.print(f"e-Gov list: {profile.egov.edition} ({profile.egov.date})  source: {profile.source}")
+    table = Table(show_lines=True)
+    for column in ("check", "level", "parameters", "citations"):
+        table.add_column(column)
+    for check_id, rule in sorted(profile.rules.items()):
+        check = profile.checks[check_id]
+        citations = ", ".join(str(c) for c in [*check.citations, *rule.citations])
+        level = rule.level.value + (" (strict reading)" if rule.reading else "")
+        table.add_row(f"{check_id}\n{check.title.get(lang)}", level, _params(rule), citations)
+    console.print(table)
+
+
+def _params(rule: Rule) -> str:
+    lines = []
+    for name in PARAMETERS:
+        value = getattr(rule, name)
+        if value is None:
+            continue
+        if name == "classes":
+            for cls, outcome in value.items():
+                level = outcome.level.value if outcome.level else "pass"
+                strict = " (strict reading)" if outcome.reading else ""
+                lines.append(f"{cls}: {level}{strict}")
+        elif name == "thresholds":
+            lines.extend(f"< {t.below}: {t.level.value}" for t in value)
+        else:
+            lines.append(f"{name} = {value}")
+    if rule.note:
+        lines.append(f"note: {rule.note}")
+    return "\n".join(lines)

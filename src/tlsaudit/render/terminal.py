@@ -1,0 +1,194 @@
+"""Terminal report (rich): verdict first, then one table per area, then one line per problem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tlsaudit.models.findings import Finding, Status, Verdict
+from tlsaudit.models.report import EndpointReport, Report, TargetReport
+
+# UI strings; CRYPTREC terms stay in Japanese in both languages.
+_UI: dict[str, tuple[str, str]] = {
+    "profile": ("Profile", "プロファイル"),
+    "verdict": ("Verdict", "判定"),
+    "target": ("Target", "対象"),
+    "endpoint": ("Endpoint", "接続先"),
+    "status": ("Status", "結果"),
+    "check": ("Check", "検査項目"),
+    "subject": ("Subject", "対象"),
+    "observed": ("Observed", "観測値"),
+    "expected": ("Expected", "期待値"),
+    "problems": ("To fix", "要対応"),
+    "fix": ("fix", "対処"),
+    "not_scanned": ("could not be scanned", "検査できませんでした"),
+    "coverage": ("Coverage", "検査範囲の注記"),
+    "across": ("Across addresses", "アドレス間の比較"),
+    "summary": ("Summary", "集計"),
+    "area.protocol": ("Protocol versions", "プロトコルバージョン"),
+    "area.cipher": ("Cipher suites", "暗号スイート"),
+    "area.kex": ("Key exchange", "鍵交換"),
+    "area.cert": ("Certificates", "サーバ証明書"),
+    "area.other": ("Vulnerabilities and other settings", "脆弱性とその他の設定"),
+    "area.mail": ("Mail authentication", "送信ドメイン認証"),
+    "area.transport": ("Mail transport", "メール転送の暗号化"),
+    "area.dns": ("DNS", "DNS"),
+}
+
+VERDICT_STYLE = {
+    Verdict.PASS: "bold green",
+    Verdict.FAIL: "bold red",
+    Verdict.UNKNOWN: "bold yellow",
+    Verdict.ERROR: "bold magenta",
+}
+STATUS_STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "bold red",
+    Status.WARN: "yellow",
+    Status.INFO: "cyan",
+    Status.UNKNOWN: "magenta",
+}
+VERDICT_TEXT = {
+    Verdict.PASS: ("COMPLIANT", "適合"),
+    Verdict.FAIL: ("NOT COMPLIANT", "不適合"),
+    Verdict.UNKNOWN: ("COULD NOT DETERMINE", "判定不能"),
+    Verdict.ERROR: ("NOT SCANNED", "検査不能"),
+}
+AREAS = (
+    ("tls.protocol", "area.protocol"),
+    ("tls.cipher", "area.cipher"),
+    ("tls.kex", "area.kex"),
+    ("cert.", "area.cert"),
+    ("mail.starttls", "area.transport"),
+    ("mail.mx", "area.transport"),
+    ("mail.mtasts", "area.transport"),
+    ("mail.tlsrpt", "area.transport"),
+    ("mail.dane", "area.transport"),
+    ("mail.relay", "area.transport"),
+    ("mail.auth.submission", "area.transport"),
+    ("mail.", "area.mail"),
+    ("dns.", "area.dns"),
+)
+PROBLEMS = (Status.FAIL, Status.WARN, Status.UNKNOWN)
+
+
+def ui(key: str, lang: str) -> str:
+    en, ja = _UI[key]
+    return ja if lang == "ja" else en
+
+
+def verdict_text(verdict: Verdict, lang: str) -> Text:
+    en, ja = VERDICT_TEXT[verdict]
+    return Text(ja if lang == "ja" else en, style=VERDICT_STYLE[verdict])
+
+
+def area_of(check_id: str) -> str:
+    return next((area for prefix, area in AREAS if check_id.startswith(prefix)), "area.other")
+
+
+def render_terminal(report: Report, console: Console, lang: str = "en") -> None:
+    header = Text.assemble(
+        (f"{ui('verdict', lang)}: ", "bold"),
+        verdict_text(report.verdict, lang),
+        f"   {ui('profile', lang)}: {report.profile.name} ({report.profile.version})",
+    )
+    console.print(header)
+    for target in report.targets:
+        render_target(target, console, lang)
+    console.print(summary(report, lang))
+
+
+def render_target(target: TargetReport, console: Console, lang: str) -> None:
+    console.rule(Text.assemble(f"{target.target}  ", verdict_text(target.verdict, lang)))
+    if target.error:
+        console.print(Text(f"{ui('not_scanned', lang)}: {target.error}", style="magenta"))
+        return
+    for endpoint in target.endpoints:
+        render_endpoint(endpoint, console, lang)
+    if target.findings:
+        console.print(findings_table(ui("across", lang), target.findings, lang))
+        render_problems(target.findings, console, lang)
+
+
+def render_endpoint(report: EndpointReport, console: Console, lang: str) -> None:
+    title = Text.assemble(
+        (f"{ui('endpoint', lang)}: {report.endpoint.label}  ", "bold"),
+        verdict_text(report.verdict, lang),
+    )
+    console.print(title)
+    error = report.facts.connectivity
+    if error is not None:
+        console.print(
+            Text(f"  {ui('not_scanned', lang)}: {error.reason.value}: {error.detail}", "magenta")
+        )
+        return
+    render_findings(report.findings, console, lang)
+    for note in report.facts.coverage:
+        console.print(Text(f"  {ui('coverage', lang)}: {note}", style="dim"))
+
+
+def render_findings(findings: list[Finding], console: Console, lang: str) -> None:
+    """One table per area (in a fixed order), then the problems, one line each."""
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(area_of(finding.check_id), []).append(finding)
+    order = [area for _, area in AREAS] + ["area.other"]
+    for area in dict.fromkeys(order):
+        if area in grouped:
+            console.print(findings_table(ui(area, lang), grouped[area], lang))
+    render_problems(findings, console, lang)
+
+
+def findings_table(title: str, findings: Iterable[Finding], lang: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    table.add_column(ui("status", lang), no_wrap=True)
+    table.add_column(ui("check", lang), no_wrap=True)
+    table.add_column(ui("subject", lang))
+    table.add_column(ui("observed", lang))
+    table.add_column(ui("expected", lang))
+    for f in findings:
+        table.add_row(
+            Text(f.status.value.upper(), style=STATUS_STYLE[f.status]),
+            f.check_id,
+            f.subject,
+            f.observed if f.status is not Status.UNKNOWN else f"{f.observed}: {f.reason}",
+            f.expected,
+        )
+    return table
+
+
+def render_problems(findings: Iterable[Finding], console: Console, lang: str) -> None:
+    problems = [f for f in findings if f.status in PROBLEMS]
+    if not problems:
+        return
+    console.print(Text(ui("problems", lang), style="bold"))
+    for f in sorted(problems, key=lambda f: list(Status).index(f.status)):
+        console.print(problem_line(f, lang))
+
+
+def problem_line(f: Finding, lang: str) -> Text:
+    """Status, check id, title, subject, observed value, clause and fix on one line."""
+    clauses = ", ".join(str(c) for c in f.citations)
+    parts: list[str | tuple[str, str]] = [
+        (f"  {f.status.value.upper():7} ", STATUS_STYLE[f.status]),
+        (f"{f.check_id} ", "bold"),
+        f"{f.title.get(lang)}: {f.subject}: {f.observed}",
+    ]
+    if f.reason:
+        parts.append(f" ({f.reason})")
+    if clauses:
+        parts.append((f" [{clauses}]", "dim"))
+    if f.remediation:
+        parts.append((f" {ui('fix', lang)}: {f.remediation}", "cyan"))
+    return Text.assemble(*parts)
+
+
+def summary(report: Report, lang: str) -> Text:
+    counts = {v: sum(t.verdict is v for t in report.targets) for v in Verdict}
+    body = ", ".join(
+        f"{VERDICT_TEXT[v][1 if lang == 'ja' else 0]} {n}" for v, n in counts.items() if n
+    )
+    return Text(f"{ui('summary', lang)}: {len(report.targets)} {ui('target', lang)} — {body}")
