@@ -1,0 +1,46 @@
+"""Session-wide real servers: one nginx process serving every TLS scenario on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scan_targets import CA_CERT, CLOSED_PORT, HOST, SCENARIOS, SERVER_NAME, Scenario
+from servers.nginx import NginxServer, start_nginx
+
+from tlsaudit.inventory import Target
+from tlsaudit.models.facts import TlsFacts
+from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.tls import scan_endpoints
+from tlsaudit.inventory import resolve
+
+
+@pytest.fixture(scope="session")
+def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NginxServer]:
+    server = start_nginx(SCENARIOS, tmp_path_factory.mktemp("nginx"))
+    yield server
+    server.stop()
+
+
+def scenario_target(scenario: Scenario) -> Target:
+    return Target(
+        raw=scenario.name, host=SERVER_NAME, port=scenario.port, ip=scenario.host
+    )
+
+
+CLOSED = Target(raw="closed_port", host=SERVER_NAME, port=CLOSED_PORT, ip=HOST)
+
+
+@pytest.fixture(scope="session")
+def scanned(nginx: NginxServer) -> dict[str, TlsFacts]:
+    """Every scenario (and a closed port) scanned once, in one batch, with the test CA."""
+    targets = [scenario_target(s) for s in SCENARIOS] + [CLOSED]
+    endpoints = [resolve(t)[0] for t in targets]
+    facts = scan_endpoints(endpoints, ScanOptions(ca_file=CA_CERT, timeout=3.0))
+    return {t.raw: f for t, f in zip(targets, facts, strict=True)}
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
