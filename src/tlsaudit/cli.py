@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from tlsaudit.errors import TlsauditError
 from tlsaudit.inventory import parse_target
+from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
 from tlsaudit.render.json import render_json, render_schema
@@ -20,8 +22,9 @@ from tlsaudit.runner import audit, exit_code
 from tlsaudit.scan.options import ScanOptions
 
 EXIT_CODES = """Exit codes: 0 every target compliant; 1 some target not compliant;
-2 usage error (bad option, target or profile); 3 some target could not be scanned or
-judged (unreachable, not TLS, a mandatory check undeterminable) and none failed."""
+2 usage error (bad option or profile); 3 some target could not be scanned or judged
+(malformed or unresolvable target, unreachable, not TLS, a mandatory check
+undeterminable) and none failed."""
 
 app = typer.Typer(
     help=f"Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline.\n\n{EXIT_CODES}",
@@ -66,7 +69,9 @@ TimeoutOption = Annotated[
 
 
 def fatal(message: str, code: int = 2) -> NoReturn:
-    Console(stderr=True).print(f"tlsaudit: error: {message}", style="bold red", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(
+        f"tlsaudit: error: {message}", style="bold red", highlight=False
+    )
     raise typer.Exit(code)
 
 
@@ -100,14 +105,15 @@ def scan(
     """Scan TLS endpoints and judge them against a profile."""
     if ip is not None and len(targets) > 1:
         fatal("--ip applies to a single target")
+    parse = functools.partial(parse_target, starttls=starttls, sni=sni, ip=ip)
     try:
         loaded = load_profile(profile)
-        parsed = [parse_target(t, starttls=starttls, sni=sni, ip=ip) for t in targets]
+        parse("localhost")  # validates --starttls, --sni and --ip before any scan
     except TlsauditError as exc:
         fatal(str(exc))
     options = ScanOptions(ca_file=ca_file, timeout=timeout)
-    with scanning_status(len(parsed)) as progress:
-        report = audit(parsed, loaded, options=options, on_endpoint_done=progress)
+    with scanning_status(len(targets)) as progress:
+        report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
     emit(report, output_format, output, lang)
     raise typer.Exit(exit_code(report))
 
@@ -174,7 +180,8 @@ def demo(
 
     report = run_demo()
     emit(report, output_format, None, lang)
-    raise typer.Exit(exit_code(report) if exit_code(report) == 3 else 0)
+    as_designed = [t.verdict for t in report.targets] == [Verdict.PASS, Verdict.FAIL]
+    raise typer.Exit(0 if as_designed else 3)
 
 
 @app.command()

@@ -26,11 +26,12 @@ def audit(
     options: ScanOptions | None = None,
     now: datetime | None = None,
     on_endpoint_done: Callable[[TlsFacts], None] | None = None,
+    parse: Callable[[str], Target] = parse_target,
 ) -> Report:
     """Scan every target and judge it against the profile.
 
-    Strings are parsed as on the command line; a target that cannot be parsed or
-    resolved becomes an error entry of the report instead of an exception.
+    Strings are parsed with ``parse`` (as on the command line); a target that cannot be
+    parsed or resolved becomes an error entry of the report instead of an exception.
     """
     profile = load_profile(profile) if isinstance(profile, str) else profile
     options = options or ScanOptions()
@@ -39,7 +40,7 @@ def audit(
     for item in targets:
         raw = item if isinstance(item, str) else item.raw
         try:
-            target = parse_target(item) if isinstance(item, str) else item
+            target = parse(item) if isinstance(item, str) else item
             planned.append((raw, resolve(target)))
         except InputError as exc:
             planned.append((raw, str(exc)))

@@ -166,7 +166,7 @@ def render_problems(findings: Iterable[Finding], console: Console, lang: str) ->
         return
     console.print(Text(ui("problems", lang), style="bold"))
     for f in sorted(problems, key=lambda f: list(Status).index(f.status)):
-        console.print(problem_line(f, lang))
+        console.print(problem_line(f, lang), soft_wrap=True)
 
 
 def problem_line(f: Finding, lang: str) -> Text:

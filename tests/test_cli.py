@@ -1,0 +1,174 @@
+"""The command line against real servers: exit codes, JSON validated against the committed
+schema, errors on one line, the README's promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from scan_targets import CA_CERT, CLOSED_PORT, scenario
+from servers.nginx import NginxServer
+from typer.testing import CliRunner
+
+from tlsaudit.cli import app
+from tlsaudit.profiles import builtin_ids
+from tlsaudit.render.json import committed_schema, report_schema
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def validate(document: dict[str, Any]) -> None:
+    jsonschema.validate(document, committed_schema())
+
+
+def scan_args(name: str, *extra: str) -> list[str]:
+    port = scenario(name).port
+    return ["scan", f"localhost:{port}", "--ip", "127.0.0.1", "--ca-file", str(CA_CERT), *extra]
+
+
+def test_committed_schema_matches_models() -> None:
+    assert committed_schema() == report_schema(), "run: tlsaudit schema > src/tlsaudit/schema/..."
+
+
+def test_schema_command_prints_the_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0
+    assert json.loads(out) == committed_schema()
+
+
+def test_compliant_server_exit_0_and_json_validates(nginx: NginxServer, tmp_path: Path) -> None:
+    output = tmp_path / "report.json"
+    code, _, _ = run(*scan_args("good", "--format", "json", "--output", str(output)))
+    document = json.loads(output.read_text())
+    validate(document)
+    assert code == 0
+    assert document["verdict"] == "pass"
+    assert document["profile"]["id"] == "cryptrec-high"
+    [target] = document["targets"]
+    [endpoint] = target["endpoints"]
+    assert endpoint["endpoint"]["ip"] == "127.0.0.1"
+    assert endpoint["facts"]["protocols"], "facts are part of the JSON"
+
+
+def test_non_compliant_server_exit_1_with_clause_and_fix(nginx: NginxServer) -> None:
+    code, out, _ = run(*scan_args("tls10"))
+    assert code == 1
+    assert "NOT COMPLIANT" in out
+    line = next(li for li in out.splitlines() if "tls.protocol.tls1_0" in li and "FAIL" in li)
+    assert "GL-3001" in line
+    assert "ssl_protocols" in line
+
+
+def test_japanese_report(nginx: NginxServer) -> None:
+    code, out, _ = run(*scan_args("tls10", "--lang", "ja"))
+    assert code == 1
+    assert "不適合" in out
+    assert "プロトコルバージョン" in out
+
+
+def test_other_profile_changes_the_verdict(nginx: NginxServer) -> None:
+    code, out, _ = run(*scan_args("tls10", "--profile", "cryptrec-exception"))
+    assert code == 0, out
+    assert "セキュリティ例外型" in out
+
+
+def test_user_profile_extends_builtin(nginx: NginxServer, tmp_path: Path) -> None:
+    profile = tmp_path / "mine.toml"
+    profile.write_text(
+        'id = "mine"\nname = "mine"\nversion = "1"\nextends = "cryptrec-high"\n\n'
+        '[rules."tls.protocol.tls1_3"]\nlevel = "recommended"\n'
+    )
+    code, _, _ = run(*scan_args("static_rsa", "--profile", str(profile)))
+    assert code == 1  # static RSA still fails; TLS 1.3 absence is now only a warning
+    code, out, _ = run(*scan_args("static_rsa", "--profile", str(profile), "--format", "json"))
+    findings = json.loads(out)["targets"][0]["endpoints"][0]["findings"]
+    tls13 = [f for f in findings if f["check_id"] == "tls.protocol.tls1_3"]
+    assert [f["status"] for f in tls13] == ["warn"]
+
+
+def test_unreachable_target_is_exit_3_never_0(tmp_path: Path) -> None:
+    output = tmp_path / "r.json"
+    code, _, _ = run(
+        "scan", f"127.0.0.1:{CLOSED_PORT}", "--format", "json", "--output", str(output)
+    )
+    assert code == 3
+    document = json.loads(output.read_text())
+    validate(document)
+    facts = document["targets"][0]["endpoints"][0]["facts"]
+    assert facts["connectivity"]["reason"] == "connection_refused"
+
+
+def test_batch_keeps_going_after_bad_targets(nginx: NginxServer, tmp_path: Path) -> None:
+    output = tmp_path / "batch.json"
+    good = f"127.0.0.1:{scenario('good').port}"
+    tls10 = f"127.0.0.1:{scenario('tls10').port}"
+    code, _, _ = run(
+        "scan", "bad host!", good, f"127.0.0.1:{CLOSED_PORT}", tls10, "host:99999",
+        "--sni", "localhost", "--ca-file", str(CA_CERT),
+        "--format", "json", "--output", str(output),
+    )  # fmt: skip
+    document = json.loads(output.read_text())
+    validate(document)
+    verdicts = [(t["target"], t["verdict"]) for t in document["targets"]]
+    assert verdicts == [
+        ("bad host!", "error"),
+        (good, "pass"),
+        (f"127.0.0.1:{CLOSED_PORT}", "error"),
+        (tls10, "fail"),
+        ("host:99999", "error"),
+    ]
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "h", "--profile", "nope"], "nope: unknown profile"),
+        (["scan", "h", "--profile", "/no/such.toml"], "/no/such.toml: profile file not found"),
+        (["scan", "h", "--starttls", "telnet"], "--starttls 'telnet': unknown protocol"),
+        (["scan", "a", "b", "--ip", "127.0.0.1"], "--ip applies to a single target"),
+    ],
+)
+def test_usage_errors_exit_2_one_line(args: list[str], message: str) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_broken_profile_names_file_and_key(tmp_path: Path) -> None:
+    profile = tmp_path / "broken.toml"
+    profile.write_text(
+        'id = "b"\nname = "b"\nversion = "1"\nextends = "cryptrec-high"\n\n'
+        '[rules."tls.kex.dh_size"]\nlevel = "sometimes"\n'
+    )
+    code, _, err = run("scan", "h", "--profile", str(profile))
+    assert code == 2
+    assert str(profile) in err and 'rules."tls.kex.dh_size".level' in err
+
+
+def test_profiles_list_and_show() -> None:
+    code, out, _ = run("profiles", "list")
+    assert code == 0
+    assert builtin_ids() == ["cryptrec-exception", "cryptrec-high", "cryptrec-recommended"]
+    for profile_id in builtin_ids():
+        assert profile_id in out
+    code, out, _ = run("profiles", "show", "cryptrec-high")
+    assert code == 0
+    assert "tls.cipher" in out and "pfs-cbc" in out and "strict" in out
+
+
+def test_demo_runs_offline() -> None:
+    code, out, _ = run("demo", "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    validate(document)
+    assert [t["verdict"] for t in document["targets"]] == ["pass", "fail"]
