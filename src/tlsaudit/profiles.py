@@ -45,9 +45,9 @@ class Check(Model):
 
 
 class Outcome(Model):
-    """How one case of a rule is judged. ``level = None`` means the case passes."""
+    """How one case of a rule is judged. ``level = None`` (or absent) means the case passes."""
 
-    level: Level | None
+    level: Level | None = None
     reading: Literal["strict"] | None = None
     note: str | None = Field(default=None, description="Why the strict reading was taken.")
 
@@ -139,7 +139,12 @@ class Profile(Model):
 
 
 def builtin_dir() -> Path:
-    return Path(str(resources.files("tlsaudit.profiles")))
+    """The built-in profile folder: installed next to this module (``tlsaudit/profiles/``,
+    a data folder shadowed on import by this module), else ``profiles/`` of a checkout."""
+    installed = Path(str(resources.files("tlsaudit"))) / "profiles"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "profiles"
 
 
 def builtin_ids() -> list[str]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from tlsaudit.models.facts import ProbeError
 from tlsaudit.models.findings import Finding, Level, Status
-from tlsaudit.profiles import Outcome, Profile, Rule
+from tlsaudit.profiles import Outcome, Profile, Rule, Threshold
+
+Judgement = tuple[Level | None, str]
+"""A judged fact: the level it violates (None = it passes) and the observed value."""
 
 
 def finding(
@@ -81,6 +87,52 @@ def unknown(
         expected=expected,
         reason=reason,
     )
+
+
+def judge(
+    profile: Profile,
+    check_id: str,
+    result: Judgement | ProbeError,
+    *,
+    subject: str,
+    expected: str,
+    outcome: Outcome | None = None,
+) -> Finding:
+    """The finding for a judgement, or ``unknown`` when the fact could not be observed."""
+    if isinstance(result, ProbeError):
+        return unknown(
+            profile, check_id, subject=subject, expected=expected, reason=describe_error(result)
+        )
+    level, observed = result
+    return violation(
+        profile,
+        check_id,
+        level is not None,
+        subject=subject,
+        observed=observed,
+        expected=expected,
+        level=level,
+        outcome=outcome,
+    )
+
+
+def describe_error(error: ProbeError) -> str:
+    return f"{error.reason.value}: {error.detail}"
+
+
+def threshold_level(thresholds: Sequence[Threshold], value: int) -> Level | None:
+    """The level of the tightest threshold ``value`` falls below, None when it meets all."""
+    below = [t for t in thresholds if value < t.below]
+    return min(below, key=lambda t: t.below).level if below else None
+
+
+def describe_thresholds(thresholds: Sequence[Threshold], unit: str = "bit") -> str:
+    """E.g. "at least 2048 bit (below 1024: fail; below 2048: warn)"."""
+    ordered = sorted(thresholds, key=lambda t: t.below)
+    text = f"at least {ordered[-1].below} {unit}" if ordered else "any size"
+    if len(ordered) > 1:
+        text += " (" + "; ".join(f"below {t.below}: {t.level.violation}" for t in ordered) + ")"
+    return text
 
 
 def _note(rule: Rule, outcome: Outcome | None) -> str | None:

@@ -1,4 +1,4 @@
-"""A read-only view of DNS answers, shared by the mail record walkers.
+"""Looking up DNS answers: the one interface the mail record walkers use.
 
 The walkers that follow SPF includes, the DMARC tree and report authorisations are pure
 functions of a :data:`Lookup` callback. The scanner passes one that queries the network
@@ -9,41 +9,12 @@ recorded facts, so the same code decides what to query and what the answers mean
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Literal
 
-from tlsaudit.models.facts import ErrorReason, ProbeError
+import dns.rdtypes.txtbase
 
-RrStatus = Literal["answer", "nodata", "nxdomain", "error"]
+from tlsaudit.models.dns import DnsAnswer, DnsStatus
 
-
-@dataclass(frozen=True)
-class Rrset:
-    """One DNS answer reduced to what the mail checks read.
-
-    ``records`` are the rdata in presentation format (TXT as quoted strings).
-    ``error`` is set exactly when ``status == "error"`` (timeout, SERVFAIL, ...).
-    """
-
-    name: str
-    rdtype: str
-    status: RrStatus
-    records: tuple[str, ...] = ()
-    error: ProbeError | None = None
-    secure: bool = False
-    """DNSSEC-validated (AD flag from a validating resolver)."""
-
-    @property
-    def absent(self) -> bool:
-        """NXDOMAIN or NODATA: the name or the type is known not to exist."""
-        return self.status in ("nodata", "nxdomain")
-
-    def txt(self) -> list[bytes]:
-        """TXT records, each with its character-strings joined (RFC 7208 §3.3)."""
-        return [b"".join(txt_strings(r)) for r in self.records]
-
-
-Lookup = Callable[[str, str], Rrset]
+Lookup = Callable[[str, str], DnsAnswer]
 """``lookup(name, rdtype)``: one DNS question, answered live or from recorded facts."""
 
 
@@ -52,40 +23,26 @@ def normalise(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def txt_strings(text: str) -> list[bytes]:
-    """The character-strings of a TXT rdata in presentation format (``"a" "b\\"c"``)."""
-    out: list[bytes] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == " ":
-            i += 1
-            continue
-        buf = bytearray()
-        quoted = text[i] == '"'
-        i += quoted
-        while i < n and (text[i] != '"' if quoted else text[i] != " "):
-            if text[i] == "\\" and i + 1 < n:
-                if text[i + 1 : i + 4].isdigit() and len(text[i + 1 : i + 4]) == 3:
-                    buf.append(int(text[i + 1 : i + 4]) & 0xFF)
-                    i += 4
-                    continue
-                i += 1
-            buf.extend(text[i].encode("latin-1", "replace"))
-            i += 1
-        i += quoted
-        out.append(bytes(buf))
-    return out
+def txt_strings(answer: DnsAnswer) -> list[list[bytes]]:
+    """The character-strings of each TXT record of an answer."""
+    return [list(r.strings) for r in answer.rdatas() if isinstance(r, dns.rdtypes.txtbase.TXTBase)]
+
+
+def txt(answer: DnsAnswer) -> list[bytes]:
+    """TXT records, each with its character-strings joined (RFC 7208 §3.3)."""
+    return [b"".join(strings) for strings in txt_strings(answer)]
 
 
 class Replay:
     """A :data:`Lookup` over recorded answers; a question never asked reads as not scanned."""
 
-    def __init__(self, answers: Iterable[Rrset]) -> None:
+    def __init__(self, answers: Iterable[DnsAnswer]) -> None:
         self._answers = {(normalise(a.name), a.rdtype.upper()): a for a in answers}
 
-    def __call__(self, name: str, rdtype: str) -> Rrset:
+    def __call__(self, name: str, rdtype: str) -> DnsAnswer:
         found = self._answers.get((normalise(name), rdtype.upper()))
         if found is not None:
             return found
-        error = ProbeError(reason=ErrorReason.NOT_SCANNED, detail=f"{name} {rdtype} not queried")
-        return Rrset(name=name, rdtype=rdtype, status="error", error=error)
+        return DnsAnswer(
+            name=name, rdtype=rdtype, status=DnsStatus.INVALID, reason="not queried by the scan"
+        )

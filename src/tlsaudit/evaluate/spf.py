@@ -9,11 +9,13 @@ budget), counting DNS-querying terms and void lookups for an IPv4 and an IPv6 cl
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tlsaudit.evaluate.dnsview import Lookup, Rrset, normalise
+from tlsaudit.evaluate.dnsview import Lookup, normalise, txt
+from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import ProbeError
 
 QUALIFIERS = "+-~?"
@@ -31,7 +33,9 @@ MAX_QUERIES = 40
 _MACRO = re.compile(r"%\{([a-z])(\d*)(r?)([.\-+,/_=]*)\}|%%|%_|%-", re.IGNORECASE)
 _MODIFIER = re.compile(r"([A-Za-z][A-Za-z0-9\-_.]*)=(.*)", re.DOTALL)
 _CIDR = re.compile(r"(?P<spec>.*?)(?:/(?P<v4>0|[1-9]\d?))?(?://(?P<v6>0|[1-9]\d{0,2}))?")
-_TOPLABEL = re.compile(r"(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]+|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]")
+_TOPLABEL = re.compile(
+    r"(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]+|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]"
+)
 _TRAILING_MACRO = re.compile(r"(%\{[^}]*\}|%%|%_|%-)$")
 
 
@@ -120,7 +124,7 @@ def split_inside_term(strings: list[bytes]) -> bool:
     """True when a character-string boundary falls inside a term (``"…include:a" "b…"``)."""
     return any(
         left and right and not left.endswith(b" ") and not right.startswith(b" ")
-        for left, right in zip(strings, strings[1:], strict=False)
+        for left, right in itertools.pairwise(strings)
     )
 
 
@@ -148,9 +152,11 @@ def parse_spf(record: bytes | str) -> SpfRecord:
             term, problems = _parse_term(token)
             terms.append(term)
             errors.extend(problems)
-    for name in ("redirect", "exp"):
-        if sum(1 for t in terms if t.name == name and not t.is_mechanism) > 1:
-            errors.append(f"modifier '{name}' appears more than once")
+    errors.extend(
+        f"modifier '{name}' appears more than once"
+        for name in ("redirect", "exp")
+        if sum(1 for t in terms if t.name == name and not t.is_mechanism) > 1
+    )
     return SpfRecord(text=text, terms=tuple(terms), errors=tuple(errors))
 
 
@@ -166,7 +172,9 @@ def _parse_term(token: str) -> tuple[Term, list[str]]:
     body = token[1:] if token[0] in QUALIFIERS else token
     name = re.split(r"[:/]", body, maxsplit=1)[0].lower()
     rest = body[len(name) :]
-    term = Term(text=token, name=name, qualifier=qualifier, target=rest[1:] or None)
+    spec = _split_cidr(rest)[0] if name in ("a", "mx") else rest
+    target = spec[1:] if spec.startswith(":") and len(spec) > 1 else None
+    term = Term(text=token, name=name, qualifier=qualifier, target=target)
     if name not in MECHANISMS:
         hint = " (modifiers are written name=value)" if name in ("redirect", "exp") else ""
         return term, [f"{token}: unknown mechanism '{name}'{hint}"]
@@ -178,14 +186,20 @@ def _check_mechanism(name: str, rest: str) -> list[str]:
         return ["'all' takes no argument"] if rest else []
     if name in ("ip4", "ip6"):
         return _check_network(name, rest)
-    cidr = _CIDR.fullmatch(rest) if name in ("a", "mx") else None
-    spec = cidr.group("spec") if cidr else rest
-    errors = _check_cidr(cidr.group("v4"), cidr.group("v6")) if cidr else []
+    spec, v4, v6 = _split_cidr(rest) if name in ("a", "mx") else (rest, None, None)
+    errors = _check_cidr(v4, v6)
     if not spec:
         return ["a domain is required"] if name in ("include", "exists") else errors
     if not spec.startswith(":") or len(spec) == 1:
         return [*errors, "expected ':' and a domain"]
     return errors + check_domain_spec(spec[1:])
+
+
+def _split_cidr(rest: str) -> tuple[str, str | None, str | None]:
+    """``:domain/24//64`` → (``:domain``, ``24``, ``64``)."""
+    match = _CIDR.fullmatch(rest)
+    assert match is not None  # every part of the pattern is optional
+    return match.group("spec"), match.group("v4"), match.group("v6")
 
 
 def _check_cidr(v4: str | None, v6: str | None) -> list[str]:
@@ -210,9 +224,9 @@ def _check_network(name: str, rest: str) -> list[str]:
     else:
         if parsed.version != (4 if name == "ip4" else 6):
             errors.append(f"'{address}' is not an {'IPv4' if name == 'ip4' else 'IPv6'} address")
-    if prefix or rest.endswith("/"):
-        if not re.fullmatch(r"0|[1-9]\d{0,2}", prefix) or int(prefix) > maximum:
-            errors.append(f"prefix length '/{prefix}' is not 0-{maximum}")
+    has_prefix = bool(prefix) or rest.endswith("/")
+    if has_prefix and (not re.fullmatch(r"0|[1-9]\d{0,2}", prefix) or int(prefix) > maximum):
+        errors.append(f"prefix length '/{prefix}' is not 0-{maximum}")
     return errors
 
 
@@ -259,8 +273,6 @@ def check_domain_spec(spec: str) -> list[str]:
 class Problem(StrEnum):
     """What can go wrong below the top record; values are check-id suffixes."""
 
-    SYNTAX = "syntax"
-    MULTIPLE = "multiple"
     LOOP = "loop"
     INCLUDE_TARGET = "include_target"
     MX_LIMIT = "mx_limit"
@@ -287,13 +299,14 @@ class Walk:
     """Records read, keyed by normalised domain (the top domain included)."""
     errors: list[ProbeError] = field(default_factory=list)
     """Lookups that failed (temperror): the counts are then lower bounds."""
+    queries: int = 0
     truncated: bool = False
     """The walk stopped at :data:`MAX_QUERIES`."""
 
 
-def select(answer: Rrset) -> list[bytes]:
+def select(answer: DnsAnswer) -> list[bytes]:
     """The SPF records of a TXT answer (joined strings)."""
-    return [t for t in answer.txt() if is_spf(t)]
+    return [t for t in txt(answer) if is_spf(t)]
 
 
 def walk_spf(domain: str, lookup: Lookup, family: Family) -> Walk:
@@ -313,18 +326,19 @@ def _walk(domain: str, lookup: Lookup, walk: Walk, path: tuple[str, ...], via: s
         return
     where = f"{via}:{domain}" if via else domain
     records = select(answer)
-    if via and answer.status != "error":
-        walk.voids += answer.absent
-    if answer.status == "error":
-        if answer.error is not None:
-            walk.errors.append(answer.error)
+    if answer.error is not None:
+        walk.errors.append(answer.error)
         return
+    if via:
+        walk.voids += answer.absent
     if not records:
         if via:
             walk.issues.append(Issue(Problem.INCLUDE_TARGET, path[-1], f"{where}: no SPF record"))
         return
     if len(records) > 1:
-        walk.issues.append(Issue(Problem.MULTIPLE, domain, f"{where}: {len(records)} SPF records"))
+        if via:
+            detail = f"{where}: {len(records)} SPF records"
+            walk.issues.append(Issue(Problem.INCLUDE_TARGET, path[-1], detail))
         return
     record = parse_spf(records[0])
     walk.records.setdefault(domain, record)
@@ -357,9 +371,7 @@ def _term(term: Term, domain: str, lookup: Lookup, walk: Walk, here: tuple[str, 
         if term.has_macro:
             _unresolved(walk, domain, term)
         return
-    spec = term.target or ""
-    target = normalise(_CIDR.fullmatch(spec).group("spec") if term.name in ("a", "mx") else spec)  # type: ignore[union-attr]
-    target = target.removeprefix(":") or domain
+    target = normalise(term.target or domain)
     if term.name == "include":
         _walk(target, lookup, walk, here, "include")
         return
@@ -367,9 +379,8 @@ def _term(term: Term, domain: str, lookup: Lookup, walk: Walk, here: tuple[str, 
     answer = _query(lookup, walk, target, rdtype[term.name])
     if answer is None:
         return
-    if answer.status == "error":
-        if answer.error is not None:
-            walk.errors.append(answer.error)
+    if answer.error is not None:
+        walk.errors.append(answer.error)
         return
     walk.voids += answer.absent
     if term.name == "mx" and len(answer.records) > MAX_MX:
@@ -377,11 +388,11 @@ def _term(term: Term, domain: str, lookup: Lookup, walk: Walk, here: tuple[str, 
         walk.issues.append(Issue(Problem.MX_LIMIT, domain, detail))
 
 
-def _query(lookup: Lookup, walk: Walk, name: str, rdtype: str) -> Rrset | None:
-    queried = walk.lookups + walk.voids + len(walk.records)
-    if queried > MAX_QUERIES:
+def _query(lookup: Lookup, walk: Walk, name: str, rdtype: str) -> DnsAnswer | None:
+    if walk.queries >= MAX_QUERIES:
         walk.truncated = True
         return None
+    walk.queries += 1
     return lookup(name, rdtype)
 
 

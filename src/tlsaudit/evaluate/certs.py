@@ -1,0 +1,299 @@
+"""Server-certificate findings (GL-3001 第5章, LS-0001, LS-0003, 統一基準 6.2.3(1)-5 b).
+
+Every deployment the server offers (one chain per key type) is judged; per-certificate
+checks cover the leaf and every other certificate of the received chain plus those only
+in the verified chain. The trust anchor's self-signature is exempt from the hash rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tlsaudit.evaluate.base import Judgement, describe_thresholds, judge, threshold_level
+from tlsaudit.evaluate.suites import parse_group
+from tlsaudit.models.facts import (
+    CertificateDeployment,
+    CertificateFacts,
+    CertificateInfo,
+    ErrorReason,
+    Observed,
+    ProbeError,
+)
+from tlsaudit.models.findings import Finding
+from tlsaudit.profiles import Profile, Rule
+
+DEPLOYMENT_NAMES = {
+    "RSA": "RSA",
+    "EC": "ECDSA",
+    "DSA": "DSA",
+    "Ed25519": "Ed25519",
+    "Ed448": "Ed448",
+}
+FINITE_FIELD = ("RSA", "DSA")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    label: str
+    hostname: str
+    facts: CertificateDeployment
+
+    @property
+    def certificates(self) -> list[Certificate]:
+        """Received chain, then the certificates only the verified chain has."""
+        seen = {c.sha256 for c in self.facts.received_chain}
+        extra = [c for c in self.facts.verified_chain if c.sha256 not in seen]
+        chain = [*self.facts.received_chain, *extra]
+        return [Certificate(self, index, cert) for index, cert in enumerate(chain)]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    deployment: Deployment
+    index: int
+    facts: CertificateFacts
+
+    @property
+    def is_anchor(self) -> bool:
+        """A self-signed certificate above the leaf: its own signature is not judged."""
+        return self.index > 0 and self.facts.self_signed
+
+    @property
+    def label(self) -> str:
+        role = "leaf" if self.index == 0 else "root" if self.is_anchor else "intermediate"
+        return f"{self.deployment.label} / certificate #{self.index} ({role}) {_cn(self.facts)}"
+
+
+def _cn(cert: CertificateFacts) -> str:
+    parts = [p.strip() for p in cert.subject.split(",")]
+    return next((p for p in parts if p.upper().startswith("CN=")), cert.subject)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- per deployment
+
+
+def _trust(deployment: Deployment, rule: Rule, now: datetime) -> Judgement | ProbeError:
+    results = deployment.facts.trust
+    if not results:
+        return ProbeError(reason=ErrorReason.NOT_SCANNED, detail="no trust store was checked")
+    valid = [t.store for t in results if t.valid]
+    if valid:
+        return None, f"validates against {', '.join(valid)}"
+    errors = "; ".join(f"{t.store}: {t.error or 'not valid'}" for t in results)
+    return rule.level, f"{_trust_problem(deployment.facts)} ({errors})"
+
+
+def _trust_problem(deployment: CertificateDeployment) -> str:
+    """Why no store validated the chain: self-signed, missing intermediate, untrusted root."""
+    chain = deployment.received_chain
+    if not chain:
+        return "no certificate received"
+    if chain[0].self_signed:
+        return "self-signed certificate"
+    if len(chain) == 1:
+        return "missing intermediate certificate (the server sends the leaf only)"
+    if chain[-1].self_signed:
+        return f"untrusted root {_cn(chain[-1])}"
+    return f"untrusted root or missing intermediate (chain ends at issuer {chain[-1].issuer})"
+
+
+def _hostname(deployment: Deployment, rule: Rule, now: datetime) -> Judgement | ProbeError:
+    if deployment.facts.hostname_matches:
+        return None, f"{deployment.hostname} matches"
+    leaf = deployment.facts.received_chain[:1]
+    names = ", ".join(leaf[0].san_dns + leaf[0].san_ip) if leaf else ""
+    return rule.level, f"{deployment.hostname} does not match (subjectAltName: {names or 'none'})"
+
+
+def _ocsp(deployment: Deployment, rule: Rule, now: datetime) -> Judgement | ProbeError:
+    if deployment.facts.ocsp_stapled:
+        return None, f"stapled ({deployment.facts.ocsp_status or 'status not reported'})"
+    return rule.level, "no stapled OCSP response"
+
+
+# ---------------------------------------------------------------- per certificate
+
+
+def _key_size(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
+    key = cert.facts.key
+    allowed = {parse_group(name).name.lower() for name in rule.allowed or []}
+    if key.algorithm == "RSA":
+        return threshold_level(rule.thresholds or [], key.size), f"RSA {key.size} bit"
+    if key.algorithm in ("EC", "Ed25519", "Ed448"):
+        name = (
+            parse_group(key.curve or "unknown curve").name
+            if key.algorithm == "EC"
+            else key.algorithm
+        )
+        level = (
+            None
+            if name.lower() in allowed
+            else rule.level
+            if key.size < (rule.min_bits or 0)
+            else rule.other_level
+        )
+        return level, f"{DEPLOYMENT_NAMES[key.algorithm]} {name} ({key.size} bit)"
+    if key.algorithm == "DSA":
+        return rule.other_level, f"DSA {key.size} bit"
+    return rule.level, f"unsupported key algorithm ({key.size} bit)"
+
+
+def _signature_hash(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
+    if cert.is_anchor:
+        return None
+    facts = cert.facts
+    name = facts.signature_hash or facts.signature_algorithm
+    allowed = {_algorithm_key(a) for a in rule.allowed or []}
+    level = None if _algorithm_key(name) in allowed else rule.level
+    return level, f"{facts.signature_algorithm} ({facts.signature_hash or 'no separate hash'})"
+
+
+def _algorithm_key(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _expiry(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
+    start, end = _utc(cert.facts.not_before), _utc(cert.facts.not_after)
+    if now < start:
+        return rule.level, f"not valid before {start:%Y-%m-%d %H:%M} UTC"
+    if now > end:
+        return rule.level, f"expired {end:%Y-%m-%d %H:%M} UTC"
+    left = end - now
+    observed = f"valid until {end:%Y-%m-%d} ({left.days} days left)"
+    return (rule.other_level if left < timedelta(days=rule.warn_days or 0) else None), observed
+
+
+def _strength_horizon(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
+    key, end = cert.facts.key, _utc(cert.facts.not_after)
+    band = key.algorithm in FINITE_FIELD and (rule.min_bits or 0) <= key.size <= (
+        rule.max_bits or 0
+    )
+    past = rule.horizon is not None and end.date() > rule.horizon
+    observed = f"{key.algorithm} {key.size} bit, valid until {end:%Y-%m-%d}"
+    if band and past:
+        return rule.level, f"{observed}: 112-bit strength past {rule.horizon}"
+    return None, observed
+
+
+# ---------------------------------------------------------------- registry
+
+DeploymentJudge = Callable[[Deployment, Rule, datetime], Judgement | ProbeError]
+CertificateJudge = Callable[[Certificate, Rule, datetime], Judgement | None]
+
+
+@dataclass(frozen=True)
+class CertCheck:
+    """A certificate check: judged once per deployment or once per certificate."""
+
+    check_id: str
+    expected: Callable[[Rule], str]
+    per_deployment: DeploymentJudge | None = None
+    per_certificate: CertificateJudge | None = None
+
+    def findings(
+        self, deployments: list[Deployment], profile: Profile, now: datetime
+    ) -> Iterator[Finding]:
+        rule = profile.rules[self.check_id]
+        expected = self.expected(rule)
+        for deployment in deployments:
+            if self.per_deployment is not None:
+                result = self.per_deployment(deployment, rule, now)
+                yield judge(
+                    profile, self.check_id, result, subject=deployment.label, expected=expected
+                )
+            per_certificate = self.per_certificate
+            if per_certificate is None:
+                continue
+            for cert in deployment.certificates:
+                judged = per_certificate(cert, rule, now)
+                if judged is not None:
+                    yield judge(
+                        profile, self.check_id, judged, subject=cert.label, expected=expected
+                    )
+
+
+CHECKS = (
+    CertCheck(
+        "cert.trust.public",
+        lambda rule: "chain validates against a public trust store or the --ca-file",
+        per_deployment=_trust,
+    ),
+    CertCheck(
+        "cert.hostname",
+        lambda rule: "the scanned name matches subjectAltName (or CN)",
+        per_deployment=_hostname,
+    ),
+    CertCheck(
+        "cert.key.size",
+        lambda rule: (
+            f"{describe_thresholds(rule.thresholds or [])} RSA, or one of "
+            f"{', '.join(rule.allowed or [])}"
+        ),
+        per_certificate=_key_size,
+    ),
+    CertCheck(
+        "cert.signature.hash",
+        lambda rule: f"one of {', '.join(rule.allowed or [])}",
+        per_certificate=_signature_hash,
+    ),
+    CertCheck(
+        "cert.expiry",
+        lambda rule: f"valid at the scan time and for more than {rule.warn_days} days",
+        per_certificate=_expiry,
+    ),
+    CertCheck(
+        "cert.strength_horizon",
+        lambda rule: (
+            f"no {rule.min_bits}–{rule.max_bits}-bit RSA/DSA key (112-bit strength) "
+            f"valid after {rule.horizon}"
+        ),
+        per_certificate=_strength_horizon,
+    ),
+    CertCheck("cert.ocsp_stapling", lambda rule: "a stapled OCSP response", per_deployment=_ocsp),
+)
+"""Certificate checks in report order."""
+
+
+def evaluate_certificates(
+    certificates: Observed[CertificateInfo], profile: Profile, now: datetime
+) -> list[Finding]:
+    """Certificate findings, by check, then deployment, then position in the chain."""
+    checks = [c for c in CHECKS if profile.rule(c.check_id) is not None]
+    info = certificates.value
+    if certificates.error is not None or info is None:
+        error = certificates.error or ProbeError(
+            reason=ErrorReason.NOT_SCANNED, detail="no certificate information"
+        )
+        return [
+            judge(
+                profile,
+                c.check_id,
+                error,
+                subject="server certificates",
+                expected=c.expected(profile.rules[c.check_id]),
+            )
+            for c in checks
+        ]
+    deployments = _deployments(info)
+    return [f for c in checks for f in c.findings(deployments, profile, _utc(now))]
+
+
+def _deployments(info: CertificateInfo) -> list[Deployment]:
+    """Deployments labelled by leaf key type ("RSA deployment", "ECDSA deployment 2")."""
+    labels: list[str] = []
+    for index, deployment in enumerate(info.deployments):
+        chain = deployment.received_chain
+        kind = DEPLOYMENT_NAMES.get(chain[0].key.algorithm, "other") if chain else f"#{index}"
+        label = f"{kind} deployment"
+        count = sum(1 for existing in labels if existing.startswith(label))
+        labels.append(f"{label} {count + 1}" if count else label)
+    return [
+        Deployment(label, info.hostname, deployment)
+        for label, deployment in zip(labels, info.deployments, strict=True)
+    ]

@@ -1,0 +1,469 @@
+"""TLS findings of one endpoint (protocol versions, cipher suites, key exchange, known
+vulnerabilities, other settings; certificates via :mod:`.certs`), and the comparison of
+the addresses of one name. Pure: facts + profile (+ the time) in, findings out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from tlsaudit.evaluate.base import (
+    Judgement,
+    describe_thresholds,
+    judge,
+    threshold_level,
+    unknown,
+)
+from tlsaudit.evaluate.certs import evaluate_certificates
+from tlsaudit.evaluate.suites import parse_group, parse_suite
+from tlsaudit.models.facts import (
+    PROTOCOL_VERSIONS,
+    AcceptedSuite,
+    ErrorReason,
+    Observed,
+    ProbeError,
+    ProtocolVersion,
+    Robot,
+    TlsFacts,
+)
+from tlsaudit.models.findings import Finding
+from tlsaudit.profiles import Profile
+
+T = TypeVar("T")
+Check = Callable[[TlsFacts, Profile], Iterable[Finding]]
+NOT_SCANNED = ProbeError(reason=ErrorReason.NOT_SCANNED, detail="not scanned")
+
+
+def evaluate_tls(facts: TlsFacts, profile: Profile, now: datetime) -> list[Finding]:
+    """Every TLS and certificate finding of one endpoint, in a fixed order.
+
+    An unreachable endpoint (``facts.connectivity``) yields no findings: the runner
+    reports it as an error. Checks without a rule in the profile are skipped.
+    """
+    if facts.connectivity is not None:
+        return []
+    findings = [
+        finding
+        for check_id, check in CHECKS
+        if profile.rule(check_id) is not None
+        for finding in check(facts, profile)
+    ]
+    return findings + evaluate_certificates(facts.certificates, profile, now)
+
+
+# ---------------------------------------------------------------- protocol versions
+
+
+def accepted(facts: TlsFacts, version: ProtocolVersion) -> bool | ProbeError:
+    """Whether a version is accepted, or why that is not known."""
+    protocol = facts.protocol(version)
+    if protocol is None:
+        return NOT_SCANNED
+    if protocol.accepted.error is not None:
+        return protocol.accepted.error
+    return bool(protocol.accepted.value)
+
+
+def _protocol_check(check_id: str, versions: tuple[ProtocolVersion, ...], wanted: bool) -> Check:
+    """Rule: some of ``versions`` accepted (``wanted``) or none of them accepted."""
+    subject = " / ".join(versions)
+    expected = f"{' or '.join(versions)} accepted" if wanted else "not accepted"
+
+    def check(facts: TlsFacts, profile: Profile) -> list[Finding]:
+        states = {v: accepted(facts, v) for v in versions}
+        yes = [v for v, state in states.items() if state is True]
+        errors = [state for state in states.values() if isinstance(state, ProbeError)]
+        result: Judgement | ProbeError
+        if errors and not yes:
+            result = errors[0]
+        else:
+            level = None if bool(yes) == wanted else profile.rules[check_id].level
+            result = (level, f"{', '.join(yes)} accepted" if yes else "not accepted")
+        return [judge(profile, check_id, result, subject=subject, expected=expected)]
+
+    return check
+
+
+# ---------------------------------------------------------------- cipher suites
+
+
+def _protocols(facts: TlsFacts) -> list[tuple[ProtocolVersion, Observed[list[AcceptedSuite]]]]:
+    ordered = sorted(facts.protocols, key=lambda p: PROTOCOL_VERSIONS.index(p.version))
+    return [(p.version, p.accepted) for p in ordered]
+
+
+def _suites(facts: TlsFacts) -> Iterator[tuple[ProtocolVersion, AcceptedSuite]]:
+    """Every accepted suite, by protocol version and then by name."""
+    for version, observed in _protocols(facts):
+        for suite in sorted(observed.value or [], key=lambda s: s.name):
+            yield version, suite
+
+
+def _cipher_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
+    classes = profile.rules["tls.cipher"].classes or {}
+    expected = "class " + " or ".join(c for c, o in classes.items() if o.level is None)
+    for version, observed in _protocols(facts):
+        if observed.error is not None:
+            yield judge(
+                profile,
+                "tls.cipher",
+                observed.error,
+                subject=f"{version} cipher suites",
+                expected=expected,
+            )
+    for version, suite in _suites(facts):
+        parsed = parse_suite(suite.name)
+        primitives = parsed.primitives
+        if parsed.tls13 and suite.ephemeral_key is not None:
+            primitives = (suite.ephemeral_key.kind, *primitives)
+        described = ", ".join(profile.egov.describe(p) for p in primitives)
+        outcome = classes[parsed.suite_class]
+        yield judge(
+            profile,
+            "tls.cipher",
+            (outcome.level, f"{parsed.suite_class}: {described}"),
+            subject=f"{version} {suite.name}",
+            expected=expected,
+            outcome=outcome,
+        )
+
+
+# ---------------------------------------------------------------- key exchange
+
+
+def _dh_sizes(facts: TlsFacts) -> dict[int | None, list[str]]:
+    """Accepted suites with a finite-field DH key by its size (None: DHE, size not reported)."""
+    sizes: dict[int | None, list[str]] = {}
+    for version, suite in _suites(facts):
+        key = suite.ephemeral_key
+        if key is not None and key.kind == "DH":
+            sizes.setdefault(key.size, []).append(f"{version} {suite.name}")
+        elif key is None and parse_suite(suite.name).kex == "DHE":
+            sizes.setdefault(None, []).append(f"{version} {suite.name}")
+    return dict(sorted(sizes.items(), key=lambda item: item[0] or 0))
+
+
+def _dh_subject(size: int | None) -> str:
+    return "DHE (group size not reported)" if size is None else f"DHE {size}-bit group"
+
+
+def _dh_observed(size: int, suites: Sequence[str]) -> str:
+    return f"{size} bit, used by {len(suites)} accepted suite(s): {', '.join(suites)}"
+
+
+def _dh_size_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
+    thresholds = profile.rules["tls.kex.dh_size"].thresholds or []
+    expected = describe_thresholds(thresholds)
+    for size, suites in _dh_sizes(facts).items():
+        result: Judgement | ProbeError = (
+            (threshold_level(thresholds, size), _dh_observed(size, suites))
+            if size is not None
+            else ProbeError(
+                reason=ErrorReason.ENGINE_ERROR,
+                detail=f"DH group size not reported for {', '.join(suites)}",
+            )
+        )
+        yield judge(
+            profile, "tls.kex.dh_size", result, subject=_dh_subject(size), expected=expected
+        )
+
+
+def _strength_horizon_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
+    rule = profile.rules["tls.kex.strength_horizon"]
+    low, high = rule.min_bits or 0, rule.max_bits or 0
+    expected = f"at least {high + 1} bit (128-bit strength) for new processing after {rule.horizon}"
+    for size, suites in _dh_sizes(facts).items():
+        if size is None:
+            continue
+        weak = low <= size <= high
+        observed = _dh_observed(size, suites) + (
+            f"; 112-bit strength: usable for new processing only until {rule.horizon}"
+            if weak
+            else ""
+        )
+        yield judge(
+            profile,
+            "tls.kex.strength_horizon",
+            (rule.level if weak else None, observed),
+            subject=_dh_subject(size),
+            expected=expected,
+        )
+
+
+def _group_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
+    rule = profile.rules["tls.kex.group"]
+    allowed = {parse_group(name).name.lower() for name in rule.allowed or []}
+    expected = f"one of {', '.join(rule.allowed or [])}"
+    if facts.groups.error is not None:
+        yield judge(
+            profile, "tls.kex.group", facts.groups.error, subject="groups", expected=expected
+        )
+    for name in dict.fromkeys(facts.groups.value or []):
+        group = parse_group(name)
+        if group.name.lower() in allowed:
+            level = None
+        elif group.kind == "ECDH" and group.bits is not None and group.bits < (rule.min_bits or 0):
+            level = rule.level
+        else:
+            level = rule.other_level
+        size = f"{group.bits} bit" if group.bits else "size unknown"
+        yield judge(
+            profile,
+            "tls.kex.group",
+            (level, f"{name} ({group.kind}, {size})"),
+            subject=f"group {name}",
+            expected=expected,
+        )
+
+
+# ---------------------------------------------------------------- vulnerabilities, other settings
+
+
+def _fact(observed: Observed[T], holds: Callable[[T | None], bool]) -> bool | ProbeError:
+    return observed.error if observed.error is not None else holds(observed.value)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A yes/no property of the server: which answer violates the rule, and how to say it."""
+
+    check_id: str
+    subject: str
+    read: Callable[[TlsFacts], bool | ProbeError]
+    bad: bool
+    says: tuple[str, str]
+    """Observed text when the property is (False, True)."""
+    expected: str
+    applies: Callable[[TlsFacts], bool] = lambda facts: True
+
+    def __call__(self, facts: TlsFacts, profile: Profile) -> list[Finding]:
+        if not self.applies(facts):
+            return []
+        state = self.read(facts)
+        result: Judgement | ProbeError = (
+            state
+            if isinstance(state, ProbeError)
+            else (
+                profile.rules[self.check_id].level if state == self.bad else None,
+                self.says[state],
+            )
+        )
+        return [judge(profile, self.check_id, result, subject=self.subject, expected=self.expected)]
+
+
+def _several_below_tls13(facts: TlsFacts) -> bool:
+    """Two or more versions below TLS 1.3 accepted (or not known to be fewer)."""
+    states = [accepted(facts, v) for v in PROTOCOL_VERSIONS[:-1]]
+    certain = sum(state is True for state in states)
+    return certain >= 2 or (certain < 2 and any(isinstance(s, ProbeError) for s in states))
+
+
+def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
+    expected = "no RSA padding oracle"
+    value = facts.robot.value
+    result: Judgement | ProbeError
+    if facts.robot.error is not None:
+        result = facts.robot.error
+    elif value is Robot.INCONSISTENT:
+        result = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="inconsistent ROBOT results")
+    else:
+        vulnerable = value in (Robot.WEAK_ORACLE, Robot.STRONG_ORACLE)
+        result = (profile.rules["vuln.robot"].level if vulnerable else None, str(value))
+    return [judge(profile, "vuln.robot", result, subject="ROBOT", expected=expected)]
+
+
+FLAGS = (
+    Flag(
+        "vuln.heartbleed",
+        "Heartbleed",
+        lambda f: _fact(f.heartbleed, bool),
+        bad=True,
+        says=("not vulnerable", "vulnerable"),
+        expected="not vulnerable",
+    ),
+    Flag(
+        "vuln.ccs_injection",
+        "CCS injection",
+        lambda f: _fact(f.ccs_injection, bool),
+        bad=True,
+        says=("not vulnerable", "vulnerable"),
+        expected="not vulnerable",
+    ),
+    Flag(
+        "tls.renegotiation.secure",
+        "secure renegotiation",
+        lambda f: _fact(f.renegotiation, lambda r: r is not None and r.secure),
+        bad=False,
+        says=("not supported", "supported"),
+        expected="supported",
+    ),
+    Flag(
+        "tls.renegotiation.client_initiated",
+        "client-initiated renegotiation",
+        lambda f: _fact(f.renegotiation, lambda r: r is not None and r.client_initiated),
+        bad=True,
+        says=("refused", "accepted"),
+        expected="refused",
+    ),
+    Flag(
+        "tls.compression",
+        "TLS compression",
+        lambda f: _fact(f.compression, bool),
+        bad=True,
+        says=("not accepted", "accepted"),
+        expected="not accepted",
+    ),
+    Flag(
+        "tls.fallback_scsv",
+        "TLS_FALLBACK_SCSV",
+        lambda f: _fact(f.fallback_scsv, bool),
+        bad=False,
+        says=("not honoured", "honoured"),
+        expected="honoured when several versions below TLS 1.3 are accepted",
+        applies=_several_below_tls13,
+    ),
+    Flag(
+        "tls.ems",
+        "extended master secret",
+        lambda f: _fact(f.extended_master_secret, bool),
+        bad=False,
+        says=("not supported", "supported"),
+        expected="supported with TLS 1.2",
+        applies=lambda f: accepted(f, "TLS 1.2") is not False,
+    ),
+    Flag(
+        "tls.early_data",
+        "TLS 1.3 early data",
+        lambda f: _fact(f.early_data, bool),
+        bad=True,
+        says=("not accepted", "accepted"),
+        expected="not accepted",
+        applies=lambda f: accepted(f, "TLS 1.3") is not False,
+    ),
+    Flag(
+        "tls.hsts",
+        "HSTS",
+        lambda f: _fact(f.hsts, lambda h: h is not None and bool(h.max_age)),
+        bad=False,
+        says=("no Strict-Transport-Security header with max-age > 0", "present"),
+        expected="Strict-Transport-Security with max-age > 0",
+        applies=lambda f: f.endpoint.https,
+    ),
+)
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("tls.protocol.ssl2", _protocol_check("tls.protocol.ssl2", ("SSL 2.0",), wanted=False)),
+    ("tls.protocol.ssl3", _protocol_check("tls.protocol.ssl3", ("SSL 3.0",), wanted=False)),
+    ("tls.protocol.tls1_0", _protocol_check("tls.protocol.tls1_0", ("TLS 1.0",), wanted=False)),
+    ("tls.protocol.tls1_1", _protocol_check("tls.protocol.tls1_1", ("TLS 1.1",), wanted=False)),
+    (
+        "tls.protocol.modern",
+        _protocol_check("tls.protocol.modern", ("TLS 1.2", "TLS 1.3"), wanted=True),
+    ),
+    ("tls.protocol.tls1_3", _protocol_check("tls.protocol.tls1_3", ("TLS 1.3",), wanted=True)),
+    ("tls.cipher", _cipher_findings),
+    ("tls.kex.dh_size", _dh_size_findings),
+    ("tls.kex.group", _group_findings),
+    ("tls.kex.strength_horizon", _strength_horizon_findings),
+    ("vuln.robot", _robot_findings),
+    *((flag.check_id, flag) for flag in FLAGS),
+)
+"""Endpoint checks in report order, keyed by check id (certificates follow them)."""
+
+
+# ---------------------------------------------------------------- across the addresses of one name
+
+
+def _address(facts: TlsFacts) -> str:
+    ip = facts.endpoint.ip
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def _suite_set(facts: TlsFacts) -> frozenset[str] | ProbeError:
+    errors = [o.error for _, o in _protocols(facts) if o.error is not None]
+    return errors[0] if errors else frozenset(f"{v} {s.name}" for v, s in _suites(facts))
+
+
+def _protocol_set(facts: TlsFacts) -> frozenset[str] | ProbeError:
+    states = {v: accepted(facts, v) for v in PROTOCOL_VERSIONS if facts.protocol(v)}
+    errors = [s for s in states.values() if isinstance(s, ProbeError)]
+    return errors[0] if errors else frozenset(v for v, s in states.items() if s is True)
+
+
+def _group_set(facts: TlsFacts) -> frozenset[str] | ProbeError:
+    return facts.groups.error or frozenset(facts.groups.value or [])
+
+
+def _leaf_set(facts: TlsFacts) -> frozenset[str] | ProbeError:
+    info = facts.certificates
+    if info.error is not None or info.value is None:
+        return info.error or NOT_SCANNED
+    return frozenset(
+        f"{d.received_chain[0].subject} (SHA-256 {d.received_chain[0].sha256})"
+        for d in info.value.deployments
+        if d.received_chain
+    )
+
+
+ASPECTS: tuple[tuple[str, Callable[[TlsFacts], frozenset[str] | ProbeError]], ...] = (
+    ("protocol versions", _protocol_set),
+    ("cipher suites", _suite_set),
+    ("groups", _group_set),
+    ("leaf certificates", _leaf_set),
+)
+
+
+def evaluate_consistency(facts_list: Sequence[TlsFacts], profile: Profile) -> list[Finding]:
+    """``ipv6.consistency``: one finding per aspect compared across the reachable addresses
+    of one name (protocols, suites, groups, leaf certificates); a difference names the
+    addresses and what only some of them have."""
+    check_id = "ipv6.consistency"
+    reachable = [f for f in facts_list if f.connectivity is None]
+    if profile.rule(check_id) is None or len(reachable) < 2:
+        return []
+    name = f"{reachable[0].endpoint.host}:{reachable[0].endpoint.port}"
+    findings = []
+    for aspect, read in ASPECTS:
+        subject, expected = f"{name} {aspect}", f"the same {aspect} on every address"
+        values = {_address(f): read(f) for f in reachable}
+        failed = [a for a, v in values.items() if isinstance(v, ProbeError)]
+        if failed:
+            findings.append(
+                unknown(
+                    profile,
+                    check_id,
+                    subject=subject,
+                    expected=expected,
+                    reason=f"{aspect} not determined on {', '.join(failed)}",
+                )
+            )
+            continue
+        sets = {a: v for a, v in values.items() if not isinstance(v, ProbeError)}
+        findings.append(
+            judge(
+                profile,
+                check_id,
+                _compare(sets, profile, check_id),
+                subject=subject,
+                expected=expected,
+            )
+        )
+    return findings
+
+
+def _compare(sets: dict[str, frozenset[str]], profile: Profile, check_id: str) -> Judgement:
+    """Addresses grouped by identical value; what each group has beyond the common part."""
+    groups: dict[frozenset[str], list[str]] = {}
+    for address, value in sets.items():
+        groups.setdefault(value, []).append(address)
+    if len(groups) == 1:
+        return None, f"identical on {', '.join(sets)}"
+    common = frozenset.intersection(*groups)
+    parts = [
+        f"{', '.join(addresses)}: only {', '.join(sorted(value - common)) or 'the common part'}"
+        for value, addresses in groups.items()
+    ]
+    return profile.rules[check_id].level, "; ".join(parts)

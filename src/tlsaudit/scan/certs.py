@@ -1,0 +1,217 @@
+"""Convert sslyze's certificate analysis into :mod:`tlsaudit.models.facts` certificate facts."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.ocsp import OCSPResponse, OCSPResponseStatus
+from cryptography.x509.oid import NameOID
+from sslyze.plugins.certificate_info._cert_chain_analyzer import (
+    CertificateDeploymentAnalysisResult,
+)
+from sslyze.plugins.certificate_info.implementation import CertificateInfoScanResult
+from sslyze.plugins.certificate_info.trust_stores.trust_store import PathValidationResult
+
+from tlsaudit.models.facts import (
+    CertificateDeployment,
+    CertificateFacts,
+    CertificateInfo,
+    KeyInfo,
+    TrustResult,
+)
+
+_CURVE_ALIASES = {
+    "prime192v1": "secp192r1",
+    "p-192": "secp192r1",
+    "p-224": "secp224r1",
+    "prime256v1": "secp256r1",
+    "p-256": "secp256r1",
+    "p-384": "secp384r1",
+    "p-521": "secp521r1",
+    "x25519": "X25519",
+    "x448": "X448",
+    "brainpoolp256r1": "brainpoolP256r1",
+    "brainpoolp384r1": "brainpoolP384r1",
+    "brainpoolp512r1": "brainpoolP512r1",
+}
+
+# RFC 8032 parameter b: the bit length of an encoded EdDSA public key.
+_EDDSA_BITS = {"Ed25519": 256, "Ed448": 456}
+
+
+def normalise_curve(name: str) -> str:
+    """Canonical curve name: SECG names (secp256r1), ``X25519``/``X448``, brainpoolP256r1."""
+    lowered = name.lower()
+    if lowered in _CURVE_ALIASES:
+        return _CURVE_ALIASES[lowered]
+    return lowered if lowered.startswith(("secp", "sect")) else name
+
+
+def certificate_info(
+    result: CertificateInfoScanResult, host: str, ca_file: Path | None
+) -> CertificateInfo:
+    """The deployments sslyze found with SNI; the no-SNI deployment is not kept."""
+    return CertificateInfo(
+        hostname=host,
+        deployments=[deployment(d, host, ca_file) for d in result.certificate_deployments],
+    )
+
+
+def deployment(
+    analysis: CertificateDeploymentAnalysisResult, host: str, ca_file: Path | None
+) -> CertificateDeployment:
+    """One served chain: the chain as received, the first verified path, trust per store."""
+    leaf = analysis.received_certificate_chain[0]
+    verified = analysis.verified_certificate_chain or []
+    ocsp = analysis.ocsp_response
+    return CertificateDeployment(
+        received_chain=[certificate(c) for c in analysis.received_certificate_chain],
+        verified_chain=[certificate(c) for c in verified],
+        trust=[_trust(r, ca_file) for r in analysis.path_validation_results],
+        hostname_matches=hostname_matches(leaf, host),
+        ocsp_stapled=ocsp is not None,
+        ocsp_status=None if ocsp is None else _ocsp_status(ocsp, leaf),
+        chain_order_valid=analysis.received_chain_has_valid_order,
+    )
+
+
+def certificate(cert: x509.Certificate) -> CertificateFacts:
+    """Facts about one certificate, read with ``cryptography``."""
+    san = _san(cert)
+    return CertificateFacts(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        sha256=_fingerprint(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        key=_key_info(cert),
+        signature_algorithm=_oid_name(cert.signature_algorithm_oid),
+        signature_hash=_signature_hash(cert),
+        self_signed=_self_signed(cert),
+        is_ca=_is_ca(cert),
+        san_dns=san.get_values_for_type(x509.DNSName) if san else [],
+        san_ip=[str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else [],
+    )
+
+
+def hostname_matches(cert: x509.Certificate, host: str) -> bool:
+    """RFC 6125 name check of *host* against the certificate.
+
+    An IP address must appear as an iPAddress SAN. A name must match a dNSName SAN, with a
+    wildcard only as the whole left-most label of a name of three or more labels; the
+    subject CN is consulted only when the certificate has no subjectAltName extension.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    san = _san(cert)
+    if address is not None:
+        return san is not None and address in san.get_values_for_type(x509.IPAddress)
+    if san is not None:
+        names = san.get_values_for_type(x509.DNSName)
+    else:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    wanted = _canonical_dns(host)
+    return any(_dns_name_matches(_canonical_dns(name), wanted) for name in names)
+
+
+def _canonical_dns(name: str) -> str:
+    name = name.rstrip(".").lower()
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def _dns_name_matches(pattern: str, host: str) -> bool:
+    if not pattern.startswith("*."):
+        return pattern == host
+    first, _, rest = host.partition(".")
+    return bool(first) and rest == pattern[2:] and "." in rest
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _oid_name(oid: x509.ObjectIdentifier) -> str:
+    """OpenSSL-style name of an OID (sha256WithRSAEncryption), else its dotted form."""
+    name = oid._name
+    return oid.dotted_string if name == "Unknown OID" else name
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _key_info(cert: x509.Certificate) -> KeyInfo:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return KeyInfo(algorithm="RSA", size=key.key_size)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return KeyInfo(
+            algorithm="EC", size=key.curve.key_size, curve=normalise_curve(key.curve.name)
+        )
+    if isinstance(key, dsa.DSAPublicKey):
+        return KeyInfo(algorithm="DSA", size=key.key_size)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return KeyInfo(algorithm="Ed25519", size=_EDDSA_BITS["Ed25519"])
+    if isinstance(key, ed448.Ed448PublicKey):
+        return KeyInfo(algorithm="Ed448", size=_EDDSA_BITS["Ed448"])
+    return KeyInfo(algorithm="other", size=0)
+
+
+def _signature_hash(cert: x509.Certificate) -> str | None:
+    """The signature's hash; None for EdDSA and for hashes ``cryptography`` does not know."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+    return None if algorithm is None else algorithm.name
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.ca
+
+
+def _trust(result: PathValidationResult, ca_file: Path | None) -> TrustResult:
+    store = result.trust_store
+    is_ca_file = ca_file is not None and store.path == ca_file
+    return TrustResult(
+        store=f"ca-file ({ca_file})" if is_ca_file else f"{store.name} {store.version}",
+        valid=result.was_validation_successful,
+        error=result.validation_error,
+        verified_chain=[_fingerprint(c) for c in result.verified_certificate_chain or []],
+    )
+
+
+def _ocsp_status(response: OCSPResponse, leaf: x509.Certificate) -> str:
+    """``good``/``revoked``/``unknown`` for the leaf, or the responder's error status."""
+    if response.response_status != OCSPResponseStatus.SUCCESSFUL:
+        return response.response_status.name.lower()
+    for single in response.responses:
+        if single.serial_number == leaf.serial_number:
+            return single.certificate_status.name.lower()
+    return "no_response_for_leaf"

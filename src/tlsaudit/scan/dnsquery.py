@@ -1,0 +1,266 @@
+"""A small typed layer over dnspython: every DNS question becomes one :class:`DnsAnswer`.
+
+:func:`lookup` asks the configured resolver (``ScanOptions.resolver``) or, when none is
+set, the system's resolvers. :func:`query_server` asks one server directly, e.g. an
+authoritative server with RD=0. Both send EDNS0 (1232 octets), retry a truncated UDP
+answer over TCP, and never raise for DNS or network failures: the outcome is the answer's
+``status`` (mail-dns.md §6.1), with the reason text, flags, server and timing.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from tlsaudit.models.dns import DnsAnswer, DnsStatus
+from tlsaudit.scan.options import ScanOptions
+
+EDNS_PAYLOAD = 1232
+"""EDNS buffer size of DNS Flag Day 2020."""
+UDP_ATTEMPTS = 2
+"""UDP tries per server; each waits half of the timeout."""
+
+_RCODE_STATUS = {
+    dns.rcode.SERVFAIL: DnsStatus.SERVFAIL,
+    dns.rcode.REFUSED: DnsStatus.REFUSED,
+    dns.rcode.FORMERR: DnsStatus.FORMERR,
+    dns.rcode.NOTIMP: DnsStatus.NOTIMP,
+    dns.rcode.NOTAUTH: DnsStatus.NOTAUTH,
+}
+_NO_RETRY = frozenset({DnsStatus.ANSWER, DnsStatus.NODATA, DnsStatus.NXDOMAIN})
+
+
+def lookup(
+    name: str,
+    rdtype: str,
+    options: ScanOptions,
+    *,
+    want_dnssec: bool = False,
+    checking_disabled: bool = False,
+) -> DnsAnswer:
+    """Ask the resolver (RD=1); the next system resolver is tried after a failure.
+
+    ``want_dnssec`` sets DO (RRSIGs come back in ``rrsigs``; AD tells whether a
+    validating resolver validated the answer); ``checking_disabled`` sets CD so a
+    validating resolver returns data it considers bogus, for validating it ourselves.
+    """
+    servers = [options.resolver] if options.resolver else list(_system_resolvers())
+    if not servers:
+        return _unsent(name, rdtype, DnsStatus.NETWORK_ERROR, "no resolver configured")
+    answer: DnsAnswer | None = None
+    for host, port in servers:
+        answer = query_server(
+            name,
+            rdtype,
+            host,
+            tcp=False,
+            recursion=True,
+            timeout=options.timeout,
+            port=port,
+            want_dnssec=want_dnssec,
+            checking_disabled=checking_disabled,
+        )
+        if answer.status in _NO_RETRY:
+            break
+    assert answer is not None
+    return answer
+
+
+def query_server(
+    name: str,
+    rdtype: str,
+    server_ip: str,
+    *,
+    tcp: bool,
+    recursion: bool,
+    timeout: float,
+    port: int = 53,
+    want_dnssec: bool = False,
+    checking_disabled: bool = False,
+) -> DnsAnswer:
+    """Ask one server directly over UDP (TCP after TC=1) or TCP, with RD as given."""
+    try:
+        qname = dns.name.from_text(name)
+        qtype = dns.rdatatype.from_text(rdtype)
+    except (dns.exception.DNSException, ValueError) as exc:
+        return _unsent(name, rdtype, DnsStatus.INVALID, f"invalid question: {exc}")
+    flags = (dns.flags.RD if recursion else 0) | (dns.flags.CD if checking_disabled else 0)
+    query = dns.message.make_query(
+        qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=want_dnssec, flags=flags
+    )
+    where = {"server": server_ip, "port": port}
+    start = time.monotonic()
+    transport = "tcp" if tcp else "udp"
+    udp_truncated = False
+    try:
+        if tcp:
+            response = dns.query.tcp(query, server_ip, timeout=timeout, port=port)
+        else:
+            response = _udp(query, server_ip, port, timeout)
+            if response.flags & dns.flags.TC:
+                udp_truncated, transport = True, "tcp"
+                response = dns.query.tcp(query, server_ip, timeout=timeout, port=port)
+    except (dns.exception.DNSException, OSError, EOFError) as exc:
+        status = _failure_status(exc)
+        reason = _describe(exc, timeout)
+        if udp_truncated:
+            status, reason = DnsStatus.TRUNCATED, f"TC=1 over UDP, TCP retry failed: {reason}"
+        elapsed = (time.monotonic() - start) * 1000
+        return DnsAnswer(
+            name=qname.to_text(),
+            rdtype=dns.rdatatype.to_text(qtype),
+            status=status,
+            reason=reason,
+            transport=transport,
+            elapsed_ms=round(elapsed, 2),
+            **where,
+        )
+    elapsed = (time.monotonic() - start) * 1000
+    return _classify(
+        response,
+        qname,
+        qtype,
+        udp_truncated=udp_truncated,
+        transport=transport,
+        elapsed_ms=round(elapsed, 2),
+        **where,
+    )
+
+
+def _udp(query: dns.message.Message, host: str, port: int, timeout: float) -> dns.message.Message:
+    for attempt in range(UDP_ATTEMPTS):
+        try:
+            return dns.query.udp(query, host, timeout=timeout / UDP_ATTEMPTS, port=port)
+        except dns.exception.Timeout:
+            if attempt == UDP_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _classify(
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    qtype: dns.rdatatype.RdataType,
+    **extra: object,
+) -> DnsAnswer:
+    rcode = response.rcode()
+    fields: dict[str, object] = {
+        "name": qname.to_text(),
+        "rdtype": dns.rdatatype.to_text(qtype),
+        "rcode": dns.rcode.to_text(rcode),
+        "aa": bool(response.flags & dns.flags.AA),
+        "tc": bool(response.flags & dns.flags.TC),
+        "ra": bool(response.flags & dns.flags.RA),
+        "ad": bool(response.flags & dns.flags.AD),
+        "edns": response.edns >= 0,
+        "authority": _lines(response.authority),
+        "additional": _lines(response.additional),
+        **extra,
+    }
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        status = _RCODE_STATUS.get(rcode, DnsStatus.RCODE)
+        reason = f"{dns.rcode.to_text(rcode)} from the server"
+        return DnsAnswer.model_validate({**fields, "status": status, "reason": reason})
+    if not isinstance(response, dns.message.QueryMessage):
+        reason = "not a response to a query"
+        return DnsAnswer.model_validate({**fields, "status": DnsStatus.INVALID, "reason": reason})
+    try:
+        chain = response.resolve_chaining()
+    except dns.message.ChainTooLong:
+        return DnsAnswer.model_validate(
+            {**fields, "status": DnsStatus.CHAIN_TOO_LONG, "reason": "CNAME chain too long"}
+        )
+    except dns.message.AnswerForNXDOMAIN:
+        reason = "NXDOMAIN with an answer"
+        return DnsAnswer.model_validate(
+            {**fields, "status": DnsStatus.ANSWER_FOR_NXDOMAIN, "reason": reason}
+        )
+    except dns.exception.DNSException as exc:
+        return DnsAnswer.model_validate(
+            {**fields, "status": DnsStatus.INVALID, "reason": f"malformed response: {exc}"}
+        )
+    if chain.canonical_name != qname:
+        fields["canonical_name"] = chain.canonical_name.to_text()
+    if chain.answer is not None:
+        rrsigs = response.get_rrset(
+            response.answer,
+            chain.canonical_name,
+            dns.rdataclass.IN,
+            dns.rdatatype.RRSIG,
+            covers=qtype,
+        )
+        return DnsAnswer.model_validate(
+            {
+                **fields,
+                "status": DnsStatus.ANSWER,
+                "records": [rdata.to_text() for rdata in chain.answer],
+                "ttl": chain.answer.ttl,
+                "rrsigs": [rdata.to_text() for rdata in rrsigs or ()],
+            }
+        )
+    if rcode == dns.rcode.NXDOMAIN:
+        return DnsAnswer.model_validate({**fields, "status": DnsStatus.NXDOMAIN})
+    return DnsAnswer.model_validate({**fields, "status": _empty_status(response)})
+
+
+def _empty_status(response: dns.message.Message) -> DnsStatus:
+    """NOERROR without an answer: a referral (NS, no SOA, not authoritative) or NODATA."""
+    types = {rrset.rdtype for rrset in response.authority}
+    referral = (
+        dns.rdatatype.NS in types
+        and dns.rdatatype.SOA not in types
+        and not response.flags & dns.flags.AA
+    )
+    return DnsStatus.REFERRAL if referral else DnsStatus.NODATA
+
+
+def _lines(section: list[dns.rrset.RRset]) -> list[str]:
+    return [
+        line
+        for rrset in section
+        if rrset.rdtype != dns.rdatatype.OPT
+        for line in rrset.to_text().splitlines()
+    ]
+
+
+def _failure_status(exc: BaseException) -> DnsStatus:
+    if isinstance(exc, dns.exception.Timeout):
+        return DnsStatus.TIMEOUT
+    if isinstance(exc, OSError | EOFError):
+        return DnsStatus.NETWORK_ERROR
+    return DnsStatus.INVALID
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, dns.exception.Timeout):
+        return f"no response within {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, EOFError):
+        return "connection closed before a response"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _unsent(name: str, rdtype: str, status: DnsStatus, reason: str) -> DnsAnswer:
+    return DnsAnswer(name=name, rdtype=rdtype, status=status, reason=reason)
+
+
+@cache
+def _system_resolvers() -> tuple[tuple[str, int], ...]:
+    """The system's resolvers (resolv.conf), read once."""
+    try:
+        resolver = dns.resolver.Resolver()
+    except dns.exception.DNSException:
+        return ()
+    return tuple((str(server), resolver.port) for server in resolver.nameservers)

@@ -1,0 +1,489 @@
+"""Scan TLS endpoints with sslyze and record what was seen as :class:`TlsFacts`.
+
+All endpoints go to one sslyze :class:`~sslyze.Scanner` (sslyze's defaults: 10 servers at
+a time, 5 connections per server). Each scan command maps to one :class:`Observed` field,
+so one failed command never hides the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import socket
+import ssl
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+from functools import cache
+from traceback import TracebackException
+from typing import TypeVar
+
+from cryptography import x509
+from nassl.ephemeral_key_info import (
+    DhEphemeralKeyInfo,
+    EcDhEphemeralKeyInfo,
+    EphemeralKeyInfo,
+)
+from nassl.ssl_client import ClientCertificateRequested
+from sslyze.__version__ import __version__ as sslyze_version
+from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
+from sslyze.errors import (
+    ConnectionToServerFailed,
+    ConnectionToServerTimedOut,
+    ServerRejectedConnection,
+    ServerRejectedOpportunisticTlsNegotiation,
+    TlsHandshakeFailed,
+    TlsHandshakeTimedOut,
+)
+from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
+from sslyze.plugins.elliptic_curves_plugin import SupportedEllipticCurvesScanResult
+from sslyze.plugins.http_headers_plugin import HttpHeadersScanResult
+from sslyze.plugins.openssl_cipher_suites.implementation import CipherSuitesScanResult
+from sslyze.plugins.robot._robot_tester import RobotScanResultEnum
+from sslyze.plugins.scan_commands import ScanCommand
+from sslyze.plugins.session_resumption._resumption_with_id import TlsResumptionSupportEnum
+from sslyze.plugins.session_resumption.implementation import SessionResumptionSupportScanResult
+from sslyze.scanner.models import (
+    AllScanCommandsAttempts,
+    ScanCommandsExtraArguments,
+    ServerScanRequest,
+    ServerScanResult,
+)
+from sslyze.scanner.scan_command_attempt import (
+    ScanCommandAttempt,
+    ScanCommandAttemptStatusEnum,
+    ScanCommandErrorReasonEnum,
+)
+from sslyze.scanner.scanner import Scanner
+from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
+
+from tlsaudit.errors import InputError
+from tlsaudit.models.facts import (
+    AcceptedSuite,
+    Endpoint,
+    EphemeralKey,
+    ErrorReason,
+    Hsts,
+    Observed,
+    ProbeError,
+    ProtocolFacts,
+    ProtocolVersion,
+    Renegotiation,
+    Resumption,
+    Robot,
+    TlsFacts,
+)
+from tlsaudit.scan.certs import certificate_info, normalise_curve
+from tlsaudit.scan.options import ScanOptions
+
+ENGINE = f"sslyze {sslyze_version}"
+
+COVERAGE: tuple[str, ...] = (
+    "Cipher suites: sslyze offers only the suites its OpenSSL builds implement (nassl: OpenSSL"
+    " 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and legacy suites). Not offered, hence not"
+    " observable by this engine, which is not the same as not supported: the Camellia-GCM"
+    " suites (RFC 6367), the ARIA-CBC suites (RFC 6209; ARIA-GCM is tested), static-ECDH"
+    " Camellia-CBC suites, pre-RFC ChaCha20 (0xCC13-0xCC15), PSK, SRP, Kerberos and GOST"
+    " suites, and the TLS 1.3 suites TLS_SM4_GCM_SM3, TLS_SM4_CCM_SM3, TLS_SHA256_SHA256 and"
+    " TLS_SHA384_SHA384.",
+    "Named groups: ML-KEM key exchange (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024,"
+    " pure ML-KEM) is never offered, so support for it is not detected. FFDHE groups"
+    " (RFC 7919) and the TLS 1.3 brainpool groups (RFC 8734) are not enumerated either; a DHE"
+    " suite's group is known only as the one the server chose for that suite.",
+    "Groups are tested one at a time at the highest protocol version the server accepts. When"
+    " that is TLS 1.3, curves TLS 1.3 does not define (brainpool, secp256k1, secp192r1,"
+    " secp224r1, sect*) are never reported, even if the server accepts them with TLS 1.2.",
+    "The server's cipher-suite preference order is not observed.",
+)
+
+_MAX_ATTEMPTS = 2
+"""sslyze's ``network_max_retries`` is the number of attempts per connection (default 3)."""
+
+_PROBE_WORKERS = 10
+
+_ROBOT = {
+    RobotScanResultEnum.NOT_VULNERABLE_NO_ORACLE: Robot.NOT_VULNERABLE,
+    RobotScanResultEnum.NOT_VULNERABLE_RSA_NOT_SUPPORTED: Robot.NO_RSA_KEX,
+    RobotScanResultEnum.VULNERABLE_WEAK_ORACLE: Robot.WEAK_ORACLE,
+    RobotScanResultEnum.VULNERABLE_STRONG_ORACLE: Robot.STRONG_ORACLE,
+    RobotScanResultEnum.UNKNOWN_INCONSISTENT_RESULTS: Robot.INCONSISTENT,
+}
+
+_RESUMED = (TlsResumptionSupportEnum.FULLY_SUPPORTED, TlsResumptionSupportEnum.PARTIALLY_SUPPORTED)
+
+# First match wins: sslyze's connection exceptions (and the ones it lets through) by reason.
+_EXCEPTION_REASONS: tuple[tuple[type[BaseException], ErrorReason], ...] = (
+    (ServerRejectedConnection, ErrorReason.CONNECTION_REFUSED),
+    (ConnectionToServerTimedOut, ErrorReason.TIMEOUT),
+    (TlsHandshakeTimedOut, ErrorReason.TIMEOUT),
+    (TimeoutError, ErrorReason.TIMEOUT),
+    (ServerRejectedOpportunisticTlsNegotiation, ErrorReason.STARTTLS_FAILED),
+    (ClientCertificateRequested, ErrorReason.CLIENT_CERT_REQUIRED),
+    (TlsHandshakeFailed, ErrorReason.HANDSHAKE_FAILED),
+    (ConnectionToServerFailed, ErrorReason.NETWORK_ERROR),
+    (OSError, ErrorReason.NETWORK_ERROR),
+)
+
+R = TypeVar("R")
+V = TypeVar("V")
+
+
+def scan_endpoint(endpoint: Endpoint, options: ScanOptions) -> TlsFacts:
+    """Scan one endpoint (see :func:`scan_endpoints`)."""
+    return scan_endpoints([endpoint], options)[0]
+
+
+def scan_endpoints(
+    endpoints: list[Endpoint],
+    options: ScanOptions,
+    on_done: Callable[[TlsFacts], None] | None = None,
+) -> list[TlsFacts]:
+    """Scan every endpoint concurrently; facts come back in input order.
+
+    *on_done* is called with each endpoint's facts as soon as they are known. sslyze's
+    network timeout is ``options.timeout`` rounded up to whole seconds.
+
+    Raises:
+        InputError: ``options.ca_file`` is missing or holds no PEM certificate.
+    """
+    if not endpoints:
+        return []
+    extra = _extra_arguments(options)
+    requests = [_request(endpoint, options, extra) for endpoint in endpoints]
+    position = {request.uuid: index for index, request in enumerate(requests)}
+    facts: dict[int, TlsFacts] = {}
+
+    def done(index: int, result: TlsFacts) -> None:
+        facts[index] = result
+        if on_done is not None:
+            on_done(result)
+
+    scanner = Scanner()
+    scanner.queue_scans(requests)
+    with ThreadPoolExecutor(max_workers=_PROBE_WORKERS) as pool:
+        # Unreachable endpoints may need a probe of their own; run those off the result loop.
+        probing: dict[Future[TlsFacts], int] = {}
+        for result in scanner.get_results():
+            index = position[result.uuid]
+            if result.scan_result is None:
+                future = pool.submit(_unreachable_facts, endpoints[index], result, options)
+                probing[future] = index
+            else:
+                done(index, _facts(endpoints[index], result.scan_result, options))
+        for future in as_completed(probing):
+            done(probing[future], future.result())
+    return [facts[index] for index in range(len(endpoints))]
+
+
+def _extra_arguments(options: ScanOptions) -> ScanCommandsExtraArguments:
+    if options.ca_file is None:
+        return ScanCommandsExtraArguments()
+    try:
+        x509.load_pem_x509_certificates(options.ca_file.read_bytes())
+    except (OSError, ValueError) as error:
+        raise InputError(f"CA file {options.ca_file}: {error}") from error
+    return ScanCommandsExtraArguments(
+        certificate_info=CertificateInfoExtraArgument(custom_ca_file=options.ca_file)
+    )
+
+
+def _wants_http(endpoint: Endpoint) -> bool:
+    return endpoint.https and endpoint.starttls is None
+
+
+def _request(
+    endpoint: Endpoint, options: ScanOptions, extra: ScanCommandsExtraArguments
+) -> ServerScanRequest:
+    starttls = endpoint.starttls
+    commands = set(ScanCommand)
+    if not _wants_http(endpoint):
+        commands.discard(ScanCommand.HTTP_HEADERS)
+    return ServerScanRequest(
+        server_location=ServerNetworkLocation(
+            hostname=endpoint.host, port=endpoint.port, ip_address=endpoint.ip
+        ),
+        network_configuration=ServerNetworkConfiguration(
+            # sslyze always sends SNI: for an IP-address host that is the address itself.
+            tls_server_name_indication=endpoint.sni or endpoint.host,
+            tls_opportunistic_encryption=(
+                ProtocolWithOpportunisticTlsEnum(starttls.upper()) if starttls else None
+            ),
+            network_timeout=max(1, math.ceil(options.timeout)),
+            network_max_retries=_MAX_ATTEMPTS,
+        ),
+        scan_commands=commands,
+        scan_commands_extra_arguments=extra,
+    )
+
+
+def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanOptions) -> TlsFacts:
+    protocols = [
+        ProtocolFacts(version=version, accepted=_observe(attempt, _accepted_suites))
+        for version, attempt in _suite_attempts(attempts)
+    ]
+    return TlsFacts(
+        endpoint=endpoint,
+        scanned_at=datetime.now(UTC),
+        engine=ENGINE,
+        protocols=protocols,
+        groups=_observe(attempts.elliptic_curves, _groups),
+        certificates=_observe(
+            attempts.certificate_info,
+            lambda result: certificate_info(result, endpoint.host, options.ca_file),
+        ),
+        heartbleed=_observe(attempts.heartbleed, lambda r: r.is_vulnerable_to_heartbleed),
+        ccs_injection=_observe(
+            attempts.openssl_ccs_injection, lambda r: r.is_vulnerable_to_ccs_injection
+        ),
+        robot=_observe(attempts.robot, lambda r: _ROBOT[r.robot_result]),
+        renegotiation=_observe(
+            attempts.session_renegotiation,
+            lambda r: Renegotiation(
+                secure=r.supports_secure_renegotiation,
+                client_initiated=r.client_renegotiations_success_count > 0,
+            ),
+        ),
+        compression=_observe(attempts.tls_compression, lambda r: r.supports_compression),
+        fallback_scsv=_observe(attempts.tls_fallback_scsv, lambda r: r.supports_fallback_scsv),
+        extended_master_secret=_observe(
+            attempts.tls_extended_master_secret, lambda r: r.supports_ems_extension
+        ),
+        early_data=_observe(attempts.tls_1_3_early_data, lambda r: r.supports_early_data),
+        resumption=_observe(attempts.session_resumption, _resumption),
+        hsts=_hsts(endpoint, attempts),
+        coverage=[*COVERAGE, *_endpoint_notes(endpoint, protocols)],
+    )
+
+
+def _suite_attempts(
+    attempts: AllScanCommandsAttempts,
+) -> list[tuple[ProtocolVersion, ScanCommandAttempt[CipherSuitesScanResult]]]:
+    return [
+        ("SSL 2.0", attempts.ssl_2_0_cipher_suites),
+        ("SSL 3.0", attempts.ssl_3_0_cipher_suites),
+        ("TLS 1.0", attempts.tls_1_0_cipher_suites),
+        ("TLS 1.1", attempts.tls_1_1_cipher_suites),
+        ("TLS 1.2", attempts.tls_1_2_cipher_suites),
+        ("TLS 1.3", attempts.tls_1_3_cipher_suites),
+    ]
+
+
+def _observe(attempt: ScanCommandAttempt[R], convert: Callable[[R], V]) -> Observed[V]:
+    """One scan command's outcome as an observation."""
+    if attempt.status is ScanCommandAttemptStatusEnum.NOT_SCHEDULED:
+        return Observed.failed(ErrorReason.NOT_SCANNED, "not scheduled")
+    if attempt.result is None:
+        return Observed.failed(*_command_error(attempt))
+    try:
+        return Observed.of(convert(attempt.result))
+    except Exception as error:  # one unreadable result (e.g. a malformed certificate)
+        return Observed.failed(
+            ErrorReason.ENGINE_ERROR, f"could not read sslyze's result: {error!r}"
+        )
+
+
+def _command_error(attempt: ScanCommandAttempt[R]) -> tuple[ErrorReason, str]:
+    trace = attempt.error_trace
+    detail = _exception_text(trace) if trace else "sslyze gave no error detail"
+    if attempt.error_reason is ScanCommandErrorReasonEnum.CLIENT_CERTIFICATE_NEEDED:
+        return ErrorReason.CLIENT_CERT_REQUIRED, detail
+    if attempt.error_reason is ScanCommandErrorReasonEnum.CONNECTIVITY_ISSUE:
+        exc_type = trace.exc_type if trace else None
+        return _reason(exc_type, ErrorReason.NETWORK_ERROR), detail
+    return ErrorReason.ENGINE_ERROR, detail
+
+
+def _reason(exc_type: type[BaseException] | None, default: ErrorReason) -> ErrorReason:
+    if exc_type is not None:
+        for kind, reason in _EXCEPTION_REASONS:
+            if issubclass(exc_type, kind):
+                return reason
+    return default
+
+
+def _exception_text(trace: TracebackException) -> str:
+    return "".join(trace.format_exception_only()).strip()
+
+
+def _accepted_suites(result: CipherSuitesScanResult) -> list[AcceptedSuite]:
+    return [
+        AcceptedSuite(
+            name=accepted.cipher_suite.name,
+            openssl_name=accepted.cipher_suite.openssl_name,
+            ephemeral_key=_ephemeral_key(accepted.ephemeral_key),
+        )
+        for accepted in result.accepted_cipher_suites
+    ]
+
+
+def _ephemeral_key(key: EphemeralKeyInfo | None) -> EphemeralKey | None:
+    """The key as OpenSSL reports it: ``size`` is EVP_PKEY_bits (X25519: 253, X448: 448)."""
+    if isinstance(key, EcDhEphemeralKeyInfo):
+        return EphemeralKey(kind="ECDH", size=key.size, group=normalise_curve(key.curve_name))
+    if isinstance(key, DhEphemeralKeyInfo):
+        prime = int.from_bytes(key.prime, "big")
+        generator = int.from_bytes(key.generator, "big")
+        group = _ffdhe_primes().get(prime) if generator == 2 else None
+        return EphemeralKey(kind="DH", size=key.size, group=group)
+    return None
+
+
+@cache
+def _ffdhe_primes() -> dict[int, str]:
+    """RFC 7919 groups by prime: p = 2^b - 2^(b-64) + (floor(2^(b-130) e) + X) 2^64 - 1."""
+    offsets = {2048: 560316, 3072: 2625351, 4096: 10965728, 6144: 15588203, 8192: 10759463}
+    return {
+        2**bits - 2 ** (bits - 64) + (_e_times_power_of_two(bits - 130) + x) * 2**64 - 1: (
+            f"ffdhe{bits}"
+        )
+        for bits, x in offsets.items()
+    }
+
+
+def _e_times_power_of_two(bits: int) -> int:
+    """floor(e * 2^bits), summing 1/k! with 64 guard bits."""
+    scaled = 1 << (bits + 64)
+    total, term, k = 0, scaled, 0
+    while term:
+        total += term
+        k += 1
+        term //= k
+    return total >> 64
+
+
+def _groups(result: SupportedEllipticCurvesScanResult) -> list[str]:
+    return [normalise_curve(curve.name) for curve in result.supported_curves or []]
+
+
+def _resumption(result: SessionResumptionSupportScanResult) -> Resumption:
+    return Resumption(
+        session_id=result.session_id_resumption_result in _RESUMED,
+        tickets=result.tls_ticket_resumption_result in _RESUMED,
+    )
+
+
+def _hsts(endpoint: Endpoint, attempts: AllScanCommandsAttempts) -> Observed[Hsts | None]:
+    if not _wants_http(endpoint):
+        return Observed.failed(ErrorReason.NOT_APPLICABLE, "not an HTTPS endpoint")
+    result = attempts.http_headers.result
+    if result is not None and result.http_error_trace is not None:
+        trace = result.http_error_trace
+        not_http = (
+            trace.exc_type is not None and trace.exc_type.__name__ == "NotAValidHttpResponseError"
+        )
+        return Observed.failed(
+            ErrorReason.NOT_APPLICABLE if not_http else ErrorReason.NETWORK_ERROR,
+            f"HTTP request failed: {_exception_text(trace)}",
+        )
+    return _observe(attempts.http_headers, _hsts_header)
+
+
+def _hsts_header(result: HttpHeadersScanResult) -> Hsts | None:
+    header = result.strict_transport_security_header
+    if header is None:
+        return None
+    return Hsts(
+        max_age=header.max_age,
+        include_subdomains=header.include_subdomains,
+        preload=header.preload,
+    )
+
+
+def _endpoint_notes(endpoint: Endpoint, protocols: list[ProtocolFacts]) -> list[str]:
+    notes = []
+    if endpoint.sni is None and _is_ip(endpoint.host):
+        notes.append(
+            f"The target is an IP address; sslyze sends {endpoint.host} as the SNI name"
+            " (RFC 6066 allows only host names), so a server that picks its certificate by"
+            " SNI may answer differently to clients that send none."
+        )
+    keyless = [
+        f"{facts.version} {suite.name}"
+        for facts in protocols
+        for suite in facts.accepted.value or []
+        if "DHE" in suite.name.split("_WITH_")[0].split("_") and suite.ephemeral_key is None
+    ]
+    if keyless:
+        notes.append(
+            "DHE suites accepted without an observed DH group (sslyze records this when its"
+            " OpenSSL rejects the server's group as too small, 'dh key too small'): "
+            + ", ".join(keyless)
+        )
+    return notes
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _unreachable_facts(
+    endpoint: Endpoint, result: ServerScanResult, options: ScanOptions
+) -> TlsFacts:
+    trace = result.connectivity_error_trace
+    if trace is None:
+        error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="sslyze gave no error detail")
+    else:
+        error = _connectivity_error(endpoint, trace, options.timeout)
+    return TlsFacts(
+        endpoint=endpoint, scanned_at=datetime.now(UTC), engine=ENGINE, connectivity=error
+    )
+
+
+def _connectivity_error(
+    endpoint: Endpoint, trace: TracebackException, timeout: float
+) -> ProbeError:
+    """Why sslyze could not connect; a failed handshake is probed once more to tell not-TLS."""
+    reason = _reason(trace.exc_type, ErrorReason.ENGINE_ERROR)
+    detail = _exception_text(trace)
+    if reason is ErrorReason.HANDSHAKE_FAILED and endpoint.starttls is None:
+        reason, seen = _probe(endpoint, timeout)
+        detail = f"{detail} Probe: {seen}"
+    return ProbeError(reason=reason, detail=detail)
+
+
+def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
+    """Send one ClientHello and classify the first bytes of the answer."""
+    try:
+        with socket.create_connection((endpoint.ip, endpoint.port), timeout=timeout) as sock:
+            sock.sendall(_client_hello(endpoint.sni or endpoint.host))
+            answer = sock.recv(256)
+    except TimeoutError:
+        return ErrorReason.TIMEOUT, f"no answer to a TLS ClientHello within {timeout:g} s."
+    except ConnectionRefusedError:
+        return ErrorReason.CONNECTION_REFUSED, "connection refused."
+    except OSError as error:
+        return ErrorReason.HANDSHAKE_FAILED, f"connection failed after a ClientHello: {error}."
+    if not answer:
+        return (
+            ErrorReason.HANDSHAKE_FAILED,
+            "closed the connection without answering a ClientHello.",
+        )
+    if _is_tls_record(answer):
+        return ErrorReason.HANDSHAKE_FAILED, "answers in TLS, but no handshake sslyze offers works."
+    first_line = answer.split(b"\n", 1)[0].rstrip(b"\r")[:60].decode("latin-1")
+    printable = "".join(c if c.isprintable() else "." for c in first_line)
+    return ErrorReason.NOT_TLS, f'answered a TLS ClientHello with non-TLS data: "{printable}".'
+
+
+def _client_hello(server_name: str) -> bytes:
+    """A ClientHello from Python's own OpenSSL (no SNI for an IP address)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    outgoing = ssl.MemoryBIO()
+    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def _is_tls_record(data: bytes) -> bool:
+    """A TLS alert/handshake record header, or an SSL 2.0 SERVER-HELLO/ERROR message."""
+    if len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03:
+        return True
+    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] in (0x00, 0x04)

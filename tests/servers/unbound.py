@@ -1,0 +1,133 @@
+"""Unbound (Debian ``unbound``) for tests: a validating resolver, or an open one.
+
+One :class:`UnboundServer` is one ``unbound -d`` process with its own config, log and
+pid file in its work directory. Nothing it does has to leave loopback: stub and forward
+zones name loopback servers, names outside ``only_zones`` are answered from a static
+empty root, and the root hints name a loopback address, so even root priming stays local.
+
+    resolver = UnboundServer(
+        "resolver", [("127.0.6.53", 5053)], workdir,
+        stubs={"test.": [("127.0.5.10", 53)]}, trust_anchor=ta_file, only_zones=["test."],
+        root_hint="127.0.5.10",
+    )
+    resolver.start(); resolver.wait_ready(); ...; resolver.stop()
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+
+from servers.daemon import Daemon, DaemonError
+
+Address = tuple[str, int]
+
+
+def find_unbound() -> str | None:
+    return shutil.which("unbound") or shutil.which("unbound", path="/usr/sbin:/usr/local/sbin")
+
+
+def _addr(address: Address) -> str:
+    return f"{address[0]}@{address[1]}"
+
+
+class UnboundServer(Daemon):
+    """One unbound process; see the module docstring for the knobs."""
+
+    def __init__(
+        self,
+        name: str,
+        interfaces: Sequence[Address],
+        workdir: Path,
+        *,
+        root_hint: str,
+        stubs: Mapping[str, Sequence[Address]] | None = None,
+        forwards: Mapping[str, Sequence[Address]] | None = None,
+        auth_zones: Mapping[str, Path] | None = None,
+        trust_anchor: Path | None = None,
+        only_zones: Sequence[str] = (),
+    ) -> None:
+        """``auth_zones`` maps zone names to zone files served authoritatively (AA) to
+        clients; with ``only_zones``, every name outside them is answered from a static
+        empty root; ``trust_anchor`` (DS or DNSKEY lines) turns validation on."""
+        binary = find_unbound()
+        if binary is None:
+            raise DaemonError("unbound not found (Debian package unbound)")
+        self.root = workdir / name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.interfaces = list(interfaces)
+        self.config = self.root / "unbound.conf"
+        self.config.write_text(
+            self._render(
+                root_hint, stubs or {}, forwards or {}, auth_zones or {}, trust_anchor, only_zones
+            )
+        )
+        super().__init__(
+            name, [binary, "-d", "-c", str(self.config)], self.root, self.root / "unbound.log"
+        )
+
+    def ready(self) -> bool:
+        """The first interface answers (``localhost.`` comes from unbound's own data)."""
+        host, port = self.interfaces[0]
+        query = dns.message.make_query("localhost.", "A")
+        try:
+            dns.query.udp(query, host, timeout=0.2, port=port)
+        except (dns.exception.DNSException, OSError):
+            return False
+        return True
+
+    def _render(
+        self,
+        root_hint: str,
+        stubs: Mapping[str, Sequence[Address]],
+        forwards: Mapping[str, Sequence[Address]],
+        auth_zones: Mapping[str, Path],
+        trust_anchor: Path | None,
+        only_zones: Sequence[str],
+    ) -> str:
+        hints = self.root / "root.hints"
+        hints.write_text(f". 3600000 NS a.root.invalid.\na.root.invalid. 3600000 A {root_hint}\n")
+        server = [
+            *(f"interface: {_addr(a)}" for a in self.interfaces),
+            "do-daemonize: no",
+            'username: ""',
+            'chroot: ""',
+            f'directory: "{self.root}"',
+            f'pidfile: "{self.root / "unbound.pid"}"',
+            f'logfile: "{self.log}"',
+            "use-syslog: no",
+            "verbosity: 1",
+            "val-log-level: 2",
+            "do-ip6: no",
+            f"outgoing-interface: {self.interfaces[0][0]}",
+            "access-control: 127.0.0.0/8 allow",
+            "do-not-query-localhost: no",
+            f'root-hints: "{hints}"',
+            "module-config: " + ('"validator iterator"' if trust_anchor else '"iterator"'),
+        ]
+        if trust_anchor is not None:
+            server.append(f'trust-anchor-file: "{trust_anchor}"')
+        if only_zones:
+            server.append('local-zone: "." static')
+            server += [f'local-zone: "{zone}" transparent' for zone in only_zones]
+        sections = ["server:", *(f"  {line}" for line in server)]
+        for zone, path in auth_zones.items():
+            sections += [
+                "auth-zone:",
+                f'  name: "{zone}"',
+                f'  zonefile: "{path}"',
+                "  for-downstream: yes",
+                "  for-upstream: no",
+                "  fallback-enabled: no",
+            ]
+        for kind, key, zones in (("stub", "stub-addr", stubs), ("forward", "forward-addr", forwards)):
+            for zone, addresses in zones.items():
+                sections += [f"{kind}-zone:", f'  name: "{zone}"']
+                sections += [f"  {key}: {_addr(a)}" for a in addresses]
+        sections += ["remote-control:", "  control-enable: no"]
+        return "\n".join(sections) + "\n"
