@@ -42,10 +42,10 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 import pytest
+
 from servers.daemon import Daemon
 from servers.knot import KnotServer, Zone
 from servers.unbound import UnboundServer
-
 from tlsaudit.scan.dns import DnsOptions
 
 ZONES_DIR = Path(__file__).resolve().parent / "zones"
@@ -122,8 +122,8 @@ def delegation(zone: Zone) -> list[str]:
         lines.append(f"{zone.name} {TTL} NS {ns.target}")
         if ns.target.is_subdomain(apex):
             for rdtype in ("A", "AAAA"):
-                for address in parsed.get_rdataset(ns.target, rdtype) or ():
-                    lines.append(f"{ns.target} {TTL} {rdtype} {address}")
+                addresses = parsed.get_rdataset(ns.target, rdtype) or ()
+                lines += [f"{ns.target} {TTL} {rdtype} {address}" for address in addresses]
     return lines
 
 
@@ -195,7 +195,7 @@ def dns_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsEnv]:
         root_hint=PARENT,
         stubs={"test.": [(PARENT, 53)]},
         trust_anchor=trust_anchor,
-        only_zones=["test."],
+        local_zones={".": "static", "test.": "transparent"},
     )
     open_resolver = UnboundServer(
         "open",
@@ -203,6 +203,7 @@ def dns_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsEnv]:
         workdir,
         root_hint=PARENT,
         forwards={".": [RESOLVER]},
+        local_zones={"test.": "transparent"},
         auth_zones={z: ZONES_DIR / f"{z.rstrip('.')}.zone" for z in OPEN_RESOLVER_ZONES},
     )
     daemons: list[Daemon] = [primary, parent, secondary, resolver, open_resolver]

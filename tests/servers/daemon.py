@@ -53,7 +53,8 @@ class Daemon:
             if self.ready():
                 return
             if time.monotonic() > deadline:
-                raise DaemonError(f"{self.name} not ready after {timeout:g} s\n{self.diagnostics()}")
+                message = f"{self.name} not ready after {timeout:g} s"
+                raise DaemonError(f"{message}\n{self.diagnostics()}")
             time.sleep(0.02)
 
     def stop(self) -> None:
@@ -71,7 +72,9 @@ class Daemon:
         """Command line, exit status, output and log, for an error message."""
         status = self.process.poll() if self.process else None
         parts = [f"command: {' '.join(self.command)}", f"exit status: {status}"]
-        for path in (self.output, self.log):
-            if path is not None and path.exists():
-                parts.append(f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}")
+        parts += [
+            f"--- {path} ---\n{path.read_text(errors='replace')[-4000:]}"
+            for path in (self.output, self.log)
+            if path is not None and path.exists()
+        ]
         return "\n".join(parts)

@@ -83,6 +83,7 @@ class KnotServer(Daemon):
         """Write the configuration and zone files; make a key for every signed zone."""
         (self.root / "zones").mkdir(parents=True, exist_ok=True)
         (self.root / "run").mkdir(exist_ok=True)
+        (self.root / "db").mkdir(exist_ok=True)
         for zone in self.zones:
             (self.root / "zones" / zone.file_name).write_text(zone.text)
         self.config.write_text(self._render_config())

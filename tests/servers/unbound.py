@@ -2,12 +2,15 @@
 
 One :class:`UnboundServer` is one ``unbound -d`` process with its own config, log and
 pid file in its work directory. Nothing it does has to leave loopback: stub and forward
-zones name loopback servers, names outside ``only_zones`` are answered from a static
+zones name loopback servers, ``local_zones`` can answer every other name from a static
 empty root, and the root hints name a loopback address, so even root priming stays local.
+Unbound answers the reserved ``test.`` itself (a default local zone) unless
+``local_zones`` makes it ``transparent``.
 
     resolver = UnboundServer(
         "resolver", [("127.0.6.53", 5053)], workdir,
-        stubs={"test.": [("127.0.5.10", 53)]}, trust_anchor=ta_file, only_zones=["test."],
+        stubs={"test.": [("127.0.5.10", 53)]}, trust_anchor=ta_file,
+        local_zones={".": "static", "test.": "transparent"},
         root_hint="127.0.5.10",
     )
     resolver.start(); resolver.wait_ready(); ...; resolver.stop()
@@ -50,11 +53,11 @@ class UnboundServer(Daemon):
         forwards: Mapping[str, Sequence[Address]] | None = None,
         auth_zones: Mapping[str, Path] | None = None,
         trust_anchor: Path | None = None,
-        only_zones: Sequence[str] = (),
+        local_zones: Mapping[str, str] | None = None,
     ) -> None:
         """``auth_zones`` maps zone names to zone files served authoritatively (AA) to
-        clients; with ``only_zones``, every name outside them is answered from a static
-        empty root; ``trust_anchor`` (DS or DNSKEY lines) turns validation on."""
+        clients; ``local_zones`` maps names to unbound local-zone types; ``trust_anchor``
+        (DS or DNSKEY lines) turns validation on."""
         binary = find_unbound()
         if binary is None:
             raise DaemonError("unbound not found (Debian package unbound)")
@@ -62,13 +65,13 @@ class UnboundServer(Daemon):
         self.root.mkdir(parents=True, exist_ok=True)
         self.interfaces = list(interfaces)
         self.config = self.root / "unbound.conf"
-        self.config.write_text(
-            self._render(
-                root_hint, stubs or {}, forwards or {}, auth_zones or {}, trust_anchor, only_zones
-            )
-        )
         super().__init__(
             name, [binary, "-d", "-c", str(self.config)], self.root, self.root / "unbound.log"
+        )
+        self.config.write_text(
+            self._render(
+                root_hint, stubs or {}, forwards or {}, auth_zones or {}, trust_anchor, local_zones or {}
+            )
         )
 
     def ready(self) -> bool:
@@ -88,7 +91,7 @@ class UnboundServer(Daemon):
         forwards: Mapping[str, Sequence[Address]],
         auth_zones: Mapping[str, Path],
         trust_anchor: Path | None,
-        only_zones: Sequence[str],
+        local_zones: Mapping[str, str],
     ) -> str:
         hints = self.root / "root.hints"
         hints.write_text(f". 3600000 NS a.root.invalid.\na.root.invalid. 3600000 A {root_hint}\n")
@@ -112,9 +115,7 @@ class UnboundServer(Daemon):
         ]
         if trust_anchor is not None:
             server.append(f'trust-anchor-file: "{trust_anchor}"')
-        if only_zones:
-            server.append('local-zone: "." static')
-            server += [f'local-zone: "{zone}" transparent' for zone in only_zones]
+        server += [f'local-zone: "{zone}" {kind}' for zone, kind in local_zones.items()]
         sections = ["server:", *(f"  {line}" for line in server)]
         for zone, path in auth_zones.items():
             sections += [
@@ -125,7 +126,8 @@ class UnboundServer(Daemon):
                 "  for-upstream: no",
                 "  fallback-enabled: no",
             ]
-        for kind, key, zones in (("stub", "stub-addr", stubs), ("forward", "forward-addr", forwards)):
+        kinds = (("stub", "stub-addr", stubs), ("forward", "forward-addr", forwards))
+        for kind, key, zones in kinds:
             for zone, addresses in zones.items():
                 sections += [f"{kind}-zone:", f'  name: "{zone}"']
                 sections += [f"  {key}: {_addr(a)}" for a in addresses]

@@ -85,22 +85,49 @@ def _trust(deployment: Deployment, rule: Rule, now: datetime) -> Judgement | Pro
     valid = [t.store for t in results if t.valid]
     if valid:
         return None, f"validates against {', '.join(valid)}"
-    errors = "; ".join(f"{t.store}: {t.error or 'not valid'}" for t in results)
-    return rule.level, f"{_trust_problem(deployment.facts)} ({errors})"
+    by_error: dict[str, list[str]] = {}
+    for result in results:
+        by_error.setdefault(_shorten(result.error or "not valid"), []).append(result.store)
+    errors = "; ".join(f"{', '.join(stores)}: {error}" for error, stores in by_error.items())
+    return rule.level, f"{_trust_problem(deployment, now)} — {errors}"
 
 
-def _trust_problem(deployment: CertificateDeployment) -> str:
-    """Why no store validated the chain: self-signed, missing intermediate, untrusted root."""
-    chain = deployment.received_chain
+def _trust_problem(deployment: Deployment, now: datetime) -> str:
+    """Why no store validated the chain: self-signed, missing intermediate, a problem other
+    checks judge too (name, validity, SHA-1), or else an untrusted root."""
+    chain = deployment.facts.received_chain
     if not chain:
         return "no certificate received"
     if chain[0].self_signed:
         return "self-signed certificate"
     if len(chain) == 1:
         return "missing intermediate certificate (the server sends the leaf only)"
+    certs = [c.facts for c in deployment.certificates]
+    causes = [
+        text
+        for text, present in (
+            ("name mismatch", not deployment.facts.hostname_matches),
+            ("certificate outside its validity period", any(_outside(c, now) for c in certs)),
+            ("rejected signature hash", any(c.signature_hash in _REJECTED for c in certs)),
+        )
+        if present
+    ]
+    if causes:
+        return "does not validate: " + ", ".join(causes)
     if chain[-1].self_signed:
         return f"untrusted root {_cn(chain[-1])}"
-    return f"untrusted root or missing intermediate (chain ends at issuer {chain[-1].issuer})"
+    return f"untrusted root (issuer {chain[-1].issuer} is in no trust store)"
+
+
+_REJECTED = ("md2", "md5", "sha1")
+
+
+def _outside(cert: CertificateFacts, now: datetime) -> bool:
+    return not _utc(cert.not_before) <= now <= _utc(cert.not_after)
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _hostname(deployment: Deployment, rule: Rule, now: datetime) -> Judgement | ProbeError:
@@ -160,10 +187,9 @@ def _algorithm_key(name: str) -> str:
 
 def _expiry(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
     start, end = _utc(cert.facts.not_before), _utc(cert.facts.not_after)
-    if now < start:
-        return rule.level, f"not valid before {start:%Y-%m-%d %H:%M} UTC"
-    if now > end:
-        return rule.level, f"expired {end:%Y-%m-%d %H:%M} UTC"
+    if _outside(cert.facts, now):
+        state = "not valid before" if now < start else "expired"
+        return rule.level, f"{state} {(start if now < start else end):%Y-%m-%d %H:%M} UTC"
     left = end - now
     observed = f"valid until {end:%Y-%m-%d} ({left.days} days left)"
     return (rule.other_level if left < timedelta(days=rule.warn_days or 0) else None), observed

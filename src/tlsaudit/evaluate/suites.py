@@ -34,6 +34,8 @@ _CIPHERS: dict[str, tuple[str, int | None]] = {
     "ARIA": ("ARIA", None),
     "SM4": ("SM4", 128),
     "NULL": ("NULL", 0),
+    "SHA256": ("NULL", 0),  # RFC 9150 integrity-only TLS 1.3 suites
+    "SHA384": ("NULL", 0),
     "28147": ("GOST 28147-89", 256),
 }
 _CIPHER_RE = re.compile(
@@ -157,7 +159,9 @@ def _parse_cipher(token: str) -> tuple[str, int | None, str | None]:
     cipher, bits = _CIPHERS[match["alg"]]
     rest = match["rest"].split("_")[1:]
     digits = [int(p) for p in rest if p.isdigit()]
-    if bits is None and digits:
+    if "40" in rest or "EXPORT40" in rest:
+        bits = 40
+    elif bits is None and digits:
         bits = digits[0]
     mode = next((m for m in ("GCM", "CCM", "CBC") if m in rest), None)
     if mode == "CCM" and rest[-1] == "8":
@@ -184,17 +188,15 @@ _GROUP_ALIASES = {
     "x448": "X448",
 }
 _GROUP_BITS = {"X25519": 256, "X448": 448}
+_GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)(\d+)", re.IGNORECASE)
 
 
 def parse_group(name: str) -> Group:
-    """Canonical name and size of a named group or curve (prime256v1 = P-256 = secp256r1)."""
+    """Canonical name and size of a named group or curve (prime256v1 = P-256 = secp256r1);
+    the size of an unknown kind (e.g. an ML-KEM hybrid) is None."""
     canonical = _GROUP_ALIASES.get(name.lower(), name)
+    match = _GROUP_SIZE_RE.match(canonical)
+    bits = int(match[1]) if match else _GROUP_BITS.get(canonical)
     if canonical.lower().startswith("ffdhe"):
-        return Group(canonical.lower(), "DH", _first_number(canonical))
-    bits = _GROUP_BITS.get(canonical) or _first_number(canonical)
+        return Group(canonical.lower(), "DH", bits)
     return Group(canonical, "ECDH", bits)
-
-
-def _first_number(text: str) -> int | None:
-    match = re.search(r"\d{3,}", text)
-    return int(match[0]) if match else None

@@ -143,7 +143,7 @@ def _dh_sizes(facts: TlsFacts) -> dict[int | None, list[str]]:
             sizes.setdefault(key.size, []).append(f"{version} {suite.name}")
         elif key is None and parse_suite(suite.name).kex == "DHE":
             sizes.setdefault(None, []).append(f"{version} {suite.name}")
-    return dict(sorted(sizes.items(), key=lambda item: item[0] or 0))
+    return dict(sorted(sizes.items(), key=lambda item: (item[0] is None, item[0] or 0)))
 
 
 def _dh_subject(size: int | None) -> str:
@@ -275,7 +275,7 @@ def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
     return [judge(profile, "vuln.robot", result, subject="ROBOT", expected=expected)]
 
 
-FLAGS = (
+VULNERABILITY_FLAGS = (
     Flag(
         "vuln.heartbleed",
         "Heartbleed",
@@ -292,6 +292,8 @@ FLAGS = (
         says=("not vulnerable", "vulnerable"),
         expected="not vulnerable",
     ),
+)
+SETTING_FLAGS = (
     Flag(
         "tls.renegotiation.secure",
         "secure renegotiation",
@@ -368,8 +370,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("tls.kex.dh_size", _dh_size_findings),
     ("tls.kex.group", _group_findings),
     ("tls.kex.strength_horizon", _strength_horizon_findings),
+    *((flag.check_id, flag) for flag in VULNERABILITY_FLAGS),
     ("vuln.robot", _robot_findings),
-    *((flag.check_id, flag) for flag in FLAGS),
+    *((flag.check_id, flag) for flag in SETTING_FLAGS),
 )
 """Endpoint checks in report order, keyed by check id (certificates follow them)."""
 

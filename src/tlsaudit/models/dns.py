@@ -18,7 +18,6 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
-import dns.zonefile
 from pydantic import Field
 
 from tlsaudit.models.facts import ErrorReason, Model, Observed, ProbeError
@@ -143,9 +142,8 @@ class DnsAnswer(Model):
     def rdatas(self) -> list[dns.rdata.Rdata]:
         """The answer records as dnspython rdata objects."""
         rdtype = dns.rdatatype.from_text(self.rdtype)
-        origin = dns.name.root
         return [
-            dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=origin)
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, relativize=False)
             for text in self.records
         ]
 
@@ -173,9 +171,15 @@ class DnsAnswer(Model):
 
 def parse_rrsets(lines: list[str]) -> list[dns.rrset.RRset]:
     """RRsets from master-format lines (as stored in ``authority`` / ``additional``)."""
-    if not lines:
-        return []
-    return dns.zonefile.read_rrsets("\n".join(lines), rdclass=None, origin=dns.name.root)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for line in lines:
+        owner, ttl, rdclass, rdtype, rdata = line.split(None, 4)
+        covers = rdata.split(None, 1)[0] if rdtype.upper() == "RRSIG" else ""
+        groups.setdefault((owner.lower(), ttl, rdclass, rdtype, covers), []).append(rdata)
+    return [
+        dns.rrset.from_text_list(owner, int(ttl), rdclass, rdtype, rdatas)
+        for (owner, ttl, rdclass, rdtype, _), rdatas in groups.items()
+    ]
 
 
 def name_key(name: str) -> str:
@@ -233,9 +237,13 @@ class ServerFacts(Model):
     ns_names: list[str] = Field(description="NS names that resolve to this address.")
     soa_udp: DnsAnswer = Field(description="SOA of the zone over UDP (EDNS, 1232 octets).")
     soa_tcp: DnsAnswer = Field(description="SOA of the zone over TCP.")
-    ns: DnsAnswer = Field(description="NS RRset of the zone as this server serves it.")
-    recursion_probe: DnsAnswer = Field(
-        description="RD=1 question for a name under a foreign (reserved) domain."
+    ns: DnsAnswer | None = Field(
+        description="NS RRset of the zone as this server serves it; None when not asked "
+        "because the server answered neither SOA question."
+    )
+    recursion_probe: DnsAnswer | None = Field(
+        description="RD=1 question for a name under a foreign (reserved) domain; None when "
+        "not asked (as for ``ns``)."
     )
 
     @property
@@ -257,7 +265,7 @@ class ServerFacts(Model):
 
     @property
     def ns_set(self) -> list[str] | None:
-        if not (self.ns.ok and self.ns.aa):
+        if self.ns is None or not (self.ns.ok and self.ns.aa):
             return None
         return sorted(name_key(r) for r in self.ns.records)
 

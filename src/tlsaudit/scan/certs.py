@@ -40,9 +40,6 @@ _CURVE_ALIASES = {
     "brainpoolp512r1": "brainpoolP512r1",
 }
 
-# RFC 8032 parameter b: the bit length of an encoded EdDSA public key.
-_EDDSA_BITS = {"Ed25519": 256, "Ed448": 456}
-
 
 def normalise_curve(name: str) -> str:
     """Canonical curve name: SECG names (secp256r1), ``X25519``/``X448``, brainpoolP256r1."""
@@ -164,10 +161,11 @@ def _key_info(cert: x509.Certificate) -> KeyInfo:
         )
     if isinstance(key, dsa.DSAPublicKey):
         return KeyInfo(algorithm="DSA", size=key.key_size)
+    # EdDSA: RFC 8032's b, the bit length of an encoded public key.
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return KeyInfo(algorithm="Ed25519", size=_EDDSA_BITS["Ed25519"])
+        return KeyInfo(algorithm="Ed25519", size=256)
     if isinstance(key, ed448.Ed448PublicKey):
-        return KeyInfo(algorithm="Ed448", size=_EDDSA_BITS["Ed448"])
+        return KeyInfo(algorithm="Ed448", size=456)
     return KeyInfo(algorithm="other", size=0)
 
 

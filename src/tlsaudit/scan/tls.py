@@ -227,7 +227,7 @@ def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanO
         scanned_at=datetime.now(UTC),
         engine=ENGINE,
         protocols=protocols,
-        groups=_observe(attempts.elliptic_curves, _groups),
+        groups=_groups(attempts.elliptic_curves, protocols),
         certificates=_observe(
             attempts.certificate_info,
             lambda result: certificate_info(result, endpoint.host, options.ca_file),
@@ -352,8 +352,32 @@ def _e_times_power_of_two(bits: int) -> int:
     return total >> 64
 
 
-def _groups(result: SupportedEllipticCurvesScanResult) -> list[str]:
-    return [normalise_curve(curve.name) for curve in result.supported_curves or []]
+def _groups(
+    attempt: ScanCommandAttempt[SupportedEllipticCurvesScanResult], protocols: list[ProtocolFacts]
+) -> Observed[list[str]]:
+    """Supported curves; "none" is refused when accepted suites used ECDH keys.
+
+    sslyze skips the curve test when its ECDH probe fails, e.g. on a TLS 1.2 server that
+    requires a client certificate.
+    """
+    groups = _observe(
+        attempt, lambda r: [normalise_curve(c.name) for c in r.supported_curves or []]
+    )
+    seen = sorted(
+        {
+            suite.ephemeral_key.group or "?"
+            for facts in protocols
+            for suite in facts.accepted.value or []
+            if suite.ephemeral_key is not None and suite.ephemeral_key.kind == "ECDH"
+        }
+    )
+    if groups.value == [] and seen:
+        return Observed.failed(
+            ErrorReason.ENGINE_ERROR,
+            "sslyze did not test the curves (its ECDH probe failed), yet accepted suites used"
+            f" ECDH keys on: {', '.join(seen)}",
+        )
+    return groups
 
 
 def _resumption(result: SessionResumptionSupportScanResult) -> Resumption:
@@ -476,7 +500,10 @@ def _client_hello(server_name: str) -> bytes:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     outgoing = ssl.MemoryBIO()
-    tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=server_name)
+    try:
+        tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=server_name)
+    except ValueError:  # not a valid IDNA host name: send no SNI
+        tls = context.wrap_bio(ssl.MemoryBIO(), outgoing)
     with contextlib.suppress(ssl.SSLWantReadError):
         tls.do_handshake()
     return outgoing.read()

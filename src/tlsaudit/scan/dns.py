@@ -1,0 +1,231 @@
+"""Scan one zone's DNS service (policy rows D1-D6) into :class:`DnsFacts`.
+
+Lookups go through the resolver (``--resolver`` or the system's). The NS RRset is taken
+from the parent (a referral from one of its servers, with glue) and from the zone itself;
+every address of every NS name is then asked directly, with RD=0, for the zone's SOA over
+UDP and over TCP and for its NS RRset, and once with RD=1 for a random name under a
+reserved foreign domain (``example.``) to see whether it recurses for outsiders. The
+DNSSEC chain is validated from the trust anchor (:mod:`tlsaudit.scan.dnssec`). Nothing
+here judges: the evaluator reads the facts.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, partial
+from pathlib import Path
+
+import dns.name
+import dns.rdatatype
+import dns.rdtypes.ANY.CAA
+import dns.version
+
+from tlsaudit.models.dns import (
+    CaaFacts,
+    CaaRecord,
+    Delegation,
+    DnsAnswer,
+    DnsFacts,
+    DnsStatus,
+    NameServer,
+    ServerFacts,
+    name_key,
+    parse_rrsets,
+)
+from tlsaudit.models.facts import ErrorReason, Observed
+from tlsaudit.scan.dnsquery import lookup, query_server
+from tlsaudit.scan.dnssec import load_trust_anchors, validate_chain
+from tlsaudit.scan.options import ScanOptions
+
+PARENT_SERVERS_TRIED = 3
+"""Parent server addresses asked for the delegation before giving up."""
+MAX_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class DnsOptions(ScanOptions):
+    """Options of a DNS scan (``resolver`` and ``timeout`` as for every scanner)."""
+
+    trust_anchor: Path | None = None
+    """DS/DNSKEY records (master-file format) to validate from; None = the root KSKs."""
+    serial_recheck_delay: float = 2.0
+    """Seconds to wait before asking again when the servers' SOA serials differ."""
+    probe_domain: str = "example."
+    """Reserved foreign domain under which the open-resolver probe asks a random name."""
+
+
+def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
+    """Observe the zone of ``domain`` (the domain itself when it is a zone apex)."""
+    scanned_at = datetime.now(UTC)
+    name = dns.name.from_text(domain).to_text()
+    apex = lookup(name, "SOA", options, want_dnssec=True)
+    zone = _zone_of(apex)
+    child_ns = lookup(zone, "NS", options)
+    delegation = _delegation(zone, options)
+    nameservers = _nameservers(delegation, child_ns, options)
+    servers = _servers(zone, nameservers, options)
+    ask = cache(partial(lookup, options=options, want_dnssec=True, checking_disabled=True))
+    dnssec = validate_chain(zone, load_trust_anchors(options.trust_anchor), ask)
+    if apex.ok:
+        dnssec = dnssec.model_copy(update={"resolver_ad": apex.ad})
+    resolver = f"{options.resolver[0]}#{options.resolver[1]}" if options.resolver else "system"
+    return DnsFacts(
+        domain=name,
+        zone=zone,
+        scanned_at=scanned_at,
+        engine=f"dnspython {dns.version.version}",
+        resolver=resolver,
+        delegation=delegation,
+        child_ns=child_ns,
+        nameservers=nameservers,
+        servers=servers,
+        dnssec=dnssec,
+        caa=_caa(name, options),
+    )
+
+
+def _zone_of(soa: DnsAnswer) -> str:
+    """The apex of the zone holding the name: the SOA owner (answer or authority)."""
+    if soa.ok:
+        return soa.canonical_name or soa.name
+    owners = [r.name for r in parse_rrsets(soa.authority) if r.rdtype == dns.rdatatype.SOA]
+    return owners[0].to_text() if owners and soa.absent else soa.name
+
+
+def _delegation(zone: str, options: DnsOptions) -> Observed[Delegation]:
+    """The zone's NS RRset and glue as one of the parent's servers serves it."""
+    name = dns.name.from_text(zone)
+    if name == dns.name.root:
+        return Observed[Delegation].failed(ErrorReason.NOT_APPLICABLE, "the root has no parent")
+    parent = _zone_of(lookup(name.parent().to_text(), "SOA", options))
+    parent_ns = lookup(parent, "NS", options)
+    if not parent_ns.ok:
+        return _failed(parent_ns, f"NS of the parent zone {parent}")
+    addresses = [a for ns in parent_ns.records for a in lookup(ns, "A", options).records]
+    last: DnsAnswer | None = None
+    for address in addresses[:PARENT_SERVERS_TRIED]:
+        last = query_server(
+            zone, "NS", address, tcp=False, recursion=False, timeout=options.timeout
+        )
+        referral = last.status is DnsStatus.REFERRAL
+        if not (referral or (last.ok and last.aa)):
+            continue
+        section = parse_rrsets(last.authority if referral else [])
+        ns = (
+            sorted(r.to_text() for rrset in section if rrset.name == name for r in rrset)
+            if referral
+            else sorted(last.records)
+        )
+        glue: dict[str, list[str]] = {}
+        for rrset in parse_rrsets(last.additional):
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                glue.setdefault(rrset.name.to_text(), []).extend(r.to_text() for r in rrset)
+        delegation = Delegation(
+            parent_zone=parent, server=address, referral=referral, ns=ns, glue=glue
+        )
+        return Observed[Delegation].of(delegation)
+    if last is None:
+        return Observed[Delegation].failed(
+            ErrorReason.NAME_RESOLUTION, f"no address for the servers of {parent}"
+        )
+    return _failed(last, f"delegation of {zone} from {parent}")
+
+
+def _failed(answer: DnsAnswer, what: str) -> Observed[Delegation]:
+    error = answer.error
+    if error is None:
+        return Observed[Delegation].failed(
+            ErrorReason.INVALID_ANSWER, f"{what}: {answer.status.value}"
+        )
+    return Observed[Delegation].failed(error.reason, f"{what}: {error.detail}")
+
+
+def _nameservers(
+    delegation: Observed[Delegation], child_ns: DnsAnswer, options: DnsOptions
+) -> list[NameServer]:
+    parent = delegation.value.ns if delegation.value else []
+    glue = delegation.value.glue if delegation.value else {}
+    child = [name_key(n) for n in child_ns.records]
+    names = list(dict.fromkeys([*(name_key(n) for n in parent), *child]))
+    parent_keys = {name_key(n) for n in parent}
+    return [
+        NameServer(
+            name=ns,
+            in_parent=ns in parent_keys,
+            in_child=ns in child,
+            glue=next((v for k, v in glue.items() if name_key(k) == ns), []),
+            ipv4=lookup(ns, "A", options),
+            ipv6=lookup(ns, "AAAA", options),
+        )
+        for ns in names
+    ]
+
+
+def _servers(zone: str, nameservers: list[NameServer], options: DnsOptions) -> list[ServerFacts]:
+    """Ask every address (in parallel); ask the SOA again once if the serials differ."""
+    names_of: dict[str, list[str]] = {}
+    for ns in nameservers:
+        for address in ns.addresses:
+            names_of.setdefault(address, []).append(ns.name)
+    probe = f"tlsaudit-{secrets.token_hex(6)}.{options.probe_domain}"
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        servers = list(
+            pool.map(lambda item: _server(zone, item[0], item[1], probe, options), names_of.items())
+        )
+        if len({s.soa.serial for s in servers if s.soa}) > 1:
+            time.sleep(options.serial_recheck_delay)
+            servers = list(pool.map(lambda s: _requery_soa(zone, s, options), servers))
+    return servers
+
+
+def _soa(zone: str, address: str, options: DnsOptions) -> tuple[DnsAnswer, DnsAnswer]:
+    ask = partial(query_server, zone, "SOA", address, recursion=False, timeout=options.timeout)
+    return ask(tcp=False), ask(tcp=True)
+
+
+def _server(
+    zone: str, address: str, names: list[str], probe: str, options: DnsOptions
+) -> ServerFacts:
+    soa_udp, soa_tcp = _soa(zone, address, options)
+    ns = recursion = None
+    if soa_udp.responded or soa_tcp.responded:
+        tcp = not soa_udp.responded
+        ask = partial(query_server, server_ip=address, tcp=tcp, timeout=options.timeout)
+        ns = ask(zone, "NS", recursion=False)
+        recursion = ask(probe, "A", recursion=True)
+    return ServerFacts(
+        address=address,
+        ns_names=names,
+        soa_udp=soa_udp,
+        soa_tcp=soa_tcp,
+        ns=ns,
+        recursion_probe=recursion,
+    )
+
+
+def _requery_soa(zone: str, server: ServerFacts, options: DnsOptions) -> ServerFacts:
+    soa_udp, soa_tcp = _soa(zone, server.address, options)
+    return server.model_copy(update={"soa_udp": soa_udp, "soa_tcp": soa_tcp})
+
+
+def _caa(name: str, options: DnsOptions) -> Observed[CaaFacts]:
+    """The relevant CAA RRset: at the name or the closest ancestor below the root."""
+    current = dns.name.from_text(name)
+    while current != dns.name.root:
+        answer = lookup(current.to_text(), "CAA", options)
+        error = answer.error
+        if error is not None:
+            return Observed[CaaFacts](error=error)
+        if answer.ok:
+            records = [
+                CaaRecord(flags=r.flags, tag=r.tag.decode(), value=r.value.decode(errors="replace"))
+                for r in answer.rdatas()
+                if isinstance(r, dns.rdtypes.ANY.CAA.CAA)
+            ]
+            return Observed[CaaFacts].of(CaaFacts(owner=answer.name, records=records))
+        current = current.parent()
+    return Observed[CaaFacts].of(CaaFacts(owner=None))

@@ -1,0 +1,313 @@
+"""Gather the facts of a mail domain: records, SMTP dialogues, TLS scans, MTA-STS policy.
+
+DNS questions are asked by running the evaluator's own record walkers (SPF, DMARC,
+report authorisations) over a recording :data:`~tlsaudit.evaluate.dnsview.Lookup`, so
+the facts hold exactly the answers the evaluation reads. MX hosts are probed in
+parallel, each host's addresses one connection at a time, and results are cached per
+host for the run (:class:`MxCache`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dns.name
+
+from tlsaudit.evaluate import dkim, dmarc, mtasts, spf
+from tlsaudit.evaluate.dnsview import normalise, txt
+from tlsaudit.models.dns import DnsAnswer
+from tlsaudit.models.facts import Endpoint, ErrorReason, Observed
+from tlsaudit.models.mail import HttpFetch, MailFacts, MxAddress, MxHost, Submission
+from tlsaudit.scan import smtp
+from tlsaudit.scan.dnsquery import lookup
+from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.tls import scan_endpoints
+
+MAX_POLICY = 65536
+"""Largest MTA-STS policy body read (RFC 8461 lets senders cap it)."""
+IMPLICIT_TLS_PORTS = frozenset({465})
+
+
+@dataclass(frozen=True)
+class MailOptions:
+    """What ``tlsaudit domain`` probes, on top of the shared scan options."""
+
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    dkim_selectors: tuple[str, ...] = ()
+    """Selectors to look up first (the organisation knows its own)."""
+    common_selectors: bool = True
+    """Also probe :data:`~tlsaudit.evaluate.dkim.COMMON_SELECTORS`."""
+    relay_test: bool = False
+    """Opt-in open-relay probe on every MX address (stops at RCPT TO; never DATA)."""
+    relay_recipient: str = "relay-test@example.com"
+    """External recipient of the relay probe: use an address whose domain has working MX."""
+    relay_sender: str | None = None
+    """External sender of the relay probe; default ``tlsaudit-probe@<helo>``."""
+    mx_port: int = 25
+    submission_ports: tuple[int, ...] = (587, 465)
+    """Ports where SMTP AUTH is checked (465: implicit TLS)."""
+    submission_hosts: tuple[str, ...] = ()
+    """Hosts whose submission ports are checked; default: the MX hosts."""
+    helo: str | None = None
+    """Name sent in EHLO; default: this machine's FQDN."""
+    greeting_timeout: float = 30.0
+    """Seconds to wait for a (deliberately slow) SMTP greeting."""
+    tls_scan: bool = True
+    """Judge each MX's TLS with the TLS scanner (as ``tlsaudit scan`` does)."""
+
+    @property
+    def ehlo_name(self) -> str:
+        return self.helo or socket.getfqdn()
+
+    def selectors(self) -> list[str]:
+        common = dkim.COMMON_SELECTORS if self.common_selectors else ()
+        return list(dict.fromkeys([*self.dkim_selectors, *common]))
+
+
+class MxCache:
+    """SMTP results per (host, address, port) for one run: each MX is probed once."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, int], MxAddress] = {}
+        self._lock = threading.Lock()
+
+    def get(self, host: str, ip: str, port: int) -> MxAddress | None:
+        with self._lock:
+            return self._items.get((normalise(host), ip, port))
+
+    def put(self, host: str, address: MxAddress) -> None:
+        with self._lock:
+            self._items[(normalise(host), address.ip, address.port)] = address
+
+
+class _Recorder:
+    """A live lookup that asks each question once and keeps every answer."""
+
+    def __init__(self, options: ScanOptions) -> None:
+        self.options = options
+        self.answers: dict[tuple[str, str], DnsAnswer] = {}
+
+    def __call__(self, name: str, rdtype: str) -> DnsAnswer:
+        key = (normalise(name), rdtype.upper())
+        if key not in self.answers:
+            dnssec = rdtype.upper() == "TLSA"
+            self.answers[key] = lookup(name, rdtype, self.options, want_dnssec=dnssec)
+        return self.answers[key]
+
+
+def to_ascii(domain: str) -> str:
+    """A-label form, lower-case, without the trailing dot (IDNA 2008 when ``idna`` is there)."""
+    return normalise(dns.name.from_unicode(domain.strip()).to_text())
+
+
+def scan_mail(domain: str, options: MailOptions, *, cache: MxCache | None = None) -> MailFacts:
+    """Every mail fact of ``domain``: records first, then the MX hosts and MTA-STS policy."""
+    name = to_ascii(domain)
+    started = datetime.now(UTC)
+    dns_ = _Recorder(options.scan)
+    _records(name, dns_, options)
+    hosts = _mx_hosts(name, dns_)
+    policy = _policy(name, dns_, options.scan)
+    cache = cache or MxCache()
+    mx = _probe_mx(name, hosts, dns_, options, cache)
+    submission_hosts = list(options.submission_hosts) or [h.name for h in mx]
+    submission = _probe_submission(submission_hosts, dns_, options)
+    return MailFacts(
+        domain=name,
+        scanned_at=started,
+        selectors=options.selectors(),
+        dns=list(dns_.answers.values()),
+        mx=mx,
+        mta_sts_policy=policy,
+        submission=submission,
+        relay_tested=options.relay_test,
+    )
+
+
+def _records(domain: str, dns_: _Recorder, options: MailOptions) -> None:
+    """Ask every record question the evaluation reads (SPF, DMARC, DKIM, MTA-STS, TLS-RPT)."""
+    for family in spf.Family:
+        spf.walk_spf(domain, dns_, family)
+    dns_(domain, "SPF")
+    found = dmarc.discover(domain, dns_)
+    for level in (found.policy_7489(), found.policy_9989()):
+        if level is not None and level.record is not None:
+            dmarc.report_authorisations(level.domain, level.record, dns_)
+    for selector in options.selectors():
+        dns_(f"{selector}._domainkey.{domain}", "TXT")
+    dns_(f"_mta-sts.{domain}", "TXT")
+    dns_(f"_smtp._tls.{domain}", "TXT")
+
+
+def _mx_hosts(domain: str, dns_: _Recorder) -> list[tuple[int, str, list[str]]]:
+    """(preference, host, addresses) for each MX target, after its CNAME/A/AAAA/TLSA questions."""
+    answer = dns_(domain, "MX")
+    out = []
+    seen = set()
+    for record in answer.records if answer.ok else []:
+        preference, _, target = record.partition(" ")
+        host = normalise(target)
+        if not host or host in seen:
+            continue
+        seen.add(host)
+        dns_(host, "CNAME")
+        addresses = [a for t in ("A", "AAAA") for a in dns_(host, t).records]
+        dns_(f"_25._tcp.{host}", "TLSA")
+        out.append((int(preference), host, addresses))
+    return out
+
+
+def _probe_mx(
+    domain: str,
+    hosts: list[tuple[int, str, list[str]]],
+    dns_: _Recorder,
+    options: MailOptions,
+    cache: MxCache,
+) -> list[MxHost]:
+    """SMTP dialogue (and relay probe) per address, one host per thread; then TLS scans."""
+
+    def probe(host: str, addresses: list[str]) -> list[MxAddress]:
+        out = []
+        for ip in addresses:
+            cached = cache.get(host, ip, options.mx_port)
+            out.append(cached or _probe_address(domain, host, ip, options))
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        probed = list(pool.map(lambda h: probe(h[1], h[2]), hosts))
+    probed = _scan_tls(hosts, probed, options, cache)
+    for (_, host, _), addresses in zip(hosts, probed, strict=True):
+        for address in addresses:
+            cache.put(host, address)
+    return [
+        MxHost(name=host, preference=preference, addresses=addresses)
+        for (preference, host, _), addresses in zip(hosts, probed, strict=True)
+    ]
+
+
+def _probe_address(domain: str, host: str, ip: str, options: MailOptions) -> MxAddress:
+    timeout = options.scan.timeout
+    port = options.mx_port
+    facts = smtp.dialogue(
+        host,
+        ip,
+        port,
+        helo=options.ehlo_name,
+        timeout=timeout,
+        greeting_timeout=options.greeting_timeout,
+    )
+    relay = None
+    if options.relay_test:
+        relay = smtp.relay_probe(
+            ip,
+            port,
+            helo=options.ehlo_name,
+            timeout=timeout,
+            greeting_timeout=options.greeting_timeout,
+            domain=domain,
+            sender=options.relay_sender or f"tlsaudit-probe@{options.ehlo_name}",
+            recipient=options.relay_recipient,
+        )
+    return MxAddress(ip=ip, port=port, smtp=facts, relay=relay)
+
+
+def _scan_tls(
+    hosts: list[tuple[int, str, list[str]]],
+    probed: list[list[MxAddress]],
+    options: MailOptions,
+    cache: MxCache,
+) -> list[list[MxAddress]]:
+    """Scan, in one batch, every address whose STARTTLS handshake worked (not yet scanned)."""
+    if not options.tls_scan:
+        return probed
+    wanted = [
+        (i, j, Endpoint(host=host, port=a.port, ip=a.ip, sni=host, starttls="smtp", https=False))
+        for i, ((_, host, _), addresses) in enumerate(zip(hosts, probed, strict=True))
+        for j, a in enumerate(addresses)
+        if a.tls is None and a.smtp.value and a.smtp.value.tls and a.smtp.value.tls.value
+    ]
+    facts = scan_endpoints([endpoint for _, _, endpoint in wanted], options.scan)
+    out = [list(addresses) for addresses in probed]
+    for (i, j, _), tls in zip(wanted, facts, strict=True):
+        out[i][j] = out[i][j].model_copy(update={"tls": tls})
+    return out
+
+
+def _probe_submission(hosts: list[str], dns_: _Recorder, options: MailOptions) -> list[Submission]:
+    out = []
+    for host in hosts:
+        addresses = [a for t in ("A", "AAAA") for a in dns_(host, t).records]
+        for ip in addresses:
+            for port in options.submission_ports:
+                implicit = port in IMPLICIT_TLS_PORTS
+                facts = smtp.dialogue(
+                    host,
+                    ip,
+                    port,
+                    helo=options.ehlo_name,
+                    timeout=options.scan.timeout,
+                    greeting_timeout=options.greeting_timeout,
+                    implicit_tls=implicit,
+                )
+                out.append(
+                    Submission(host=host, ip=ip, port=port, implicit_tls=implicit, smtp=facts)
+                )
+    return out
+
+
+def _policy(domain: str, dns_: _Recorder, options: ScanOptions) -> Observed[HttpFetch] | None:
+    """Fetch the MTA-STS policy when an ``_mta-sts`` record asks for one."""
+    if not any(mtasts.is_sts(t) for t in txt(dns_(f"_mta-sts.{domain}", "TXT"))):
+        return None
+    host = f"mta-sts.{domain}"
+    answers = [dns_(host, t) for t in ("A", "AAAA")]
+    addresses = [a for answer in answers for a in answer.records]
+    if not addresses:
+        errors = [a.error.detail for a in answers if a.error is not None]
+        detail = "; ".join(errors) or f"{host} has no address"
+        return Observed[HttpFetch].failed(ErrorReason.NAME_RESOLUTION, detail)
+    return fetch_https(host, addresses[0], mtasts.POLICY_PATH, options)
+
+
+def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed[HttpFetch]:
+    """GET ``https://host/path`` from ``ip``: certificate verified against the system store
+    and ``options.ca_file``, no redirects followed, body capped at :data:`MAX_POLICY`."""
+    url = f"https://{host}{path}"
+    context = ssl.create_default_context()
+    if options.ca_file is not None:
+        context.load_verify_locations(cafile=str(options.ca_file))
+    try:
+        with (
+            socket.create_connection((ip, 443), timeout=options.timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            tls.sendall(request.encode("ascii"))
+            response = http.client.HTTPResponse(tls)
+            response.begin()
+            body = response.read(MAX_POLICY + 1)
+    except ssl.SSLCertVerificationError as exc:
+        return Observed[HttpFetch].failed(
+            ErrorReason.HANDSHAKE_FAILED, f"{url}: certificate not valid: {exc.verify_message}"
+        )
+    except (OSError, http.client.HTTPException) as exc:
+        error = smtp.probe_error(exc) if isinstance(exc, OSError) else None
+        reason = error.reason if error else ErrorReason.INVALID_ANSWER
+        return Observed[HttpFetch].failed(reason, f"{url}: {exc}")
+    return Observed.of(
+        HttpFetch(
+            url=url,
+            ip=ip,
+            status=response.status,
+            content_type=response.getheader("Content-Type"),
+            location=response.getheader("Location"),
+            body=body[:MAX_POLICY].decode("utf-8", "replace"),
+            truncated=len(body) > MAX_POLICY,
+        )
+    )

@@ -1,0 +1,268 @@
+"""SMTP dialogues: STARTTLS and AUTH offered or not, and the open-relay probe.
+
+A small client of our own rather than :mod:`smtplib`: it connects to one address while
+naming the MX host in SNI, keeps a transcript, caps reply sizes (hostile servers), and
+never sends ``DATA``/``BDAT`` — the relay probe stops at ``RCPT TO``, then ``RSET`` and
+``QUIT``. Certificates are not verified here; that is the TLS scanner's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from tlsaudit.models.facts import ErrorReason, Observed, ProbeError
+from tlsaudit.models.mail import RelayAttempt, RelayProbe, SmtpFacts, SmtpReply, TlsSession
+
+MAX_LINE = 4096
+"""Longest reply line accepted (RFC 5321 §4.5.3.1.5 allows 512)."""
+MAX_LINES = 200
+"""Most lines in one multi-line reply."""
+
+
+class SmtpError(Exception):
+    """The dialogue could not go on; ``reason`` classifies why."""
+
+    def __init__(self, reason: ErrorReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class Session:
+    """One SMTP connection: replies read line by line, everything logged to ``transcript``."""
+
+    def __init__(self, ip: str, port: int, timeout: float, greeting_timeout: float) -> None:
+        self.transcript: list[str] = []
+        self._timeout = timeout
+        self._buffer = b""
+        try:
+            self._sock: socket.socket = socket.create_connection((ip, port), timeout=timeout)
+        except OSError as exc:
+            error = probe_error(exc)
+            raise SmtpError(error.reason, f"connect: {error.detail}") from exc
+        self._sock.settimeout(greeting_timeout)
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self._sock.close()
+
+    def tls(self, server_name: str) -> TlsSession:
+        """Handshake on the connection (after STARTTLS, or first for implicit TLS)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.set_ciphers("ALL:@SECLEVEL=0")
+        try:
+            tls = context.wrap_socket(self._sock, server_hostname=server_name)
+        except (ssl.SSLError, OSError) as exc:
+            raise SmtpError(ErrorReason.HANDSHAKE_FAILED, f"TLS handshake: {exc}") from exc
+        self._sock = tls
+        version, cipher = str(tls.version()), (tls.cipher() or ("unknown",))[0]
+        self.transcript.append(f"-- TLS {version} {cipher}")
+        chain = [base64.b64encode(der).decode("ascii") for der in served_chain(tls)]
+        return TlsSession(version=version, cipher=cipher, chain=chain)
+
+    def reply(self) -> SmtpReply:
+        """Read one (possibly multi-line) reply."""
+        lines: list[str] = []
+        while len(lines) < MAX_LINES:
+            line = self._line()
+            self.transcript.append(f"S: {line}")
+            if len(line) < 3 or not line[:3].isdigit():
+                raise SmtpError(ErrorReason.INVALID_ANSWER, f"not an SMTP reply: {line[:80]!r}")
+            lines.append(line[4:])
+            if line[3:4] != "-":
+                self._sock.settimeout(self._timeout)
+                return SmtpReply(code=int(line[:3]), text="\n".join(lines))
+        raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply longer than {MAX_LINES} lines")
+
+    def command(self, line: str) -> SmtpReply:
+        self.transcript.append(f"C: {line}")
+        try:
+            self._sock.sendall(line.encode("ascii") + b"\r\n")
+        except OSError as exc:
+            raise SmtpError(ErrorReason.NETWORK_ERROR, f"send {line.split()[0]}: {exc}") from exc
+        return self.reply()
+
+    def _line(self) -> str:
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE:
+                raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply line over {MAX_LINE} bytes")
+            try:
+                data = self._sock.recv(4096)
+            except TimeoutError as exc:
+                raise SmtpError(ErrorReason.TIMEOUT, "no reply in time") from exc
+            except OSError as exc:
+                raise SmtpError(ErrorReason.NETWORK_ERROR, str(exc)) from exc
+            if not data:
+                raise SmtpError(ErrorReason.NETWORK_ERROR, "connection closed by the server")
+            self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+
+def served_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    """The certificates as the server sent them, leaf first (DER)."""
+    public = getattr(tls, "get_unverified_chain", None)  # Python 3.13+
+    if public is not None:
+        return [bytes(der) for der in public()]
+    internal = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
+    if internal is not None:  # Python 3.10-3.12: the same method, not yet public
+        encoding = getattr(ssl, "_ssl").ENCODING_DER  # noqa: B009
+        return [cert.public_bytes(encoding) for cert in internal() or ()]
+    leaf = tls.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
+
+
+@contextmanager
+def _session(ip: str, port: int, timeout: float, greeting_timeout: float) -> Iterator[Session]:
+    session = Session(ip, port, timeout, greeting_timeout)
+    try:
+        yield session
+    finally:
+        with suppress(SmtpError):
+            session.command("QUIT")
+        session.close()
+
+
+def _keywords(reply: SmtpReply) -> list[str]:
+    """EHLO keywords (first line is the greeting name), upper-cased."""
+    return [line.strip().upper() for line in reply.text.splitlines()[1:] if line.strip()]
+
+
+def dialogue(
+    host: str,
+    ip: str,
+    port: int,
+    *,
+    helo: str,
+    timeout: float,
+    greeting_timeout: float,
+    implicit_tls: bool = False,
+) -> Observed[SmtpFacts]:
+    """Greeting, EHLO, STARTTLS (or implicit TLS), EHLO again, QUIT.
+
+    With ``implicit_tls`` (port 465) the EHLO keywords are all in ``extensions_tls``.
+    """
+    try:
+        with _session(ip, port, timeout, greeting_timeout) as session:
+            transcript = session.transcript
+            first_tls = session.tls(host) if implicit_tls else None
+            greeting = session.reply()
+            if greeting.code != 220:
+                return Observed.of(_facts(greeting, transcript))
+            ehlo = session.command(f"EHLO {helo}")
+            keywords = _keywords(ehlo) if ehlo.code == 250 else []
+            if first_tls is not None:
+                facts = _facts(greeting, transcript, esmtp=ehlo.code == 250)
+                return Observed.of(
+                    facts.model_copy(
+                        update={"tls": Observed.of(first_tls), "extensions_tls": keywords}
+                    )
+                )
+            if ehlo.code != 250:
+                session.command(f"HELO {helo}")
+            return Observed.of(_starttls(session, host, helo, greeting, ehlo, keywords))
+    except SmtpError as exc:
+        return Observed[SmtpFacts].failed(exc.reason, f"{ip}:{port}: {exc}")
+
+
+def _facts(greeting: SmtpReply, transcript: list[str], esmtp: bool = False) -> SmtpFacts:
+    return SmtpFacts(
+        greeting=greeting, esmtp=esmtp, extensions=[], starttls=False, transcript=transcript
+    )
+
+
+def _starttls(
+    session: Session,
+    host: str,
+    helo: str,
+    greeting: SmtpReply,
+    ehlo: SmtpReply,
+    keywords: list[str],
+) -> SmtpFacts:
+    offered = "STARTTLS" in keywords
+    tls: Observed[TlsSession] | None = None
+    after: list[str] = []
+    if offered:
+        reply = session.command("STARTTLS")
+        if reply.code != 220:
+            tls = Observed[TlsSession].failed(
+                ErrorReason.STARTTLS_FAILED, f"STARTTLS answered {reply.code} {reply.text}"
+            )
+        else:
+            try:
+                tls = Observed.of(session.tls(host))
+                again = session.command(f"EHLO {helo}")
+                after = _keywords(again) if again.code == 250 else []
+            except SmtpError as exc:
+                tls = Observed[TlsSession].failed(exc.reason, str(exc))
+    return SmtpFacts(
+        greeting=greeting,
+        esmtp=ehlo.code == 250,
+        extensions=keywords,
+        starttls=offered,
+        tls=tls,
+        extensions_tls=after,
+        transcript=session.transcript,
+    )
+
+
+def relay_probe(
+    ip: str,
+    port: int,
+    *,
+    helo: str,
+    timeout: float,
+    greeting_timeout: float,
+    domain: str,
+    sender: str,
+    recipient: str,
+) -> Observed[RelayProbe]:
+    """RCPT TO an external address from outside senders; RSET after each; never DATA.
+
+    The control attempt (``postmaster@domain``) must be accepted for the others to mean
+    anything. Attempts: external sender, null sender, the domain's own postmaster spoofed.
+    """
+    local = f"postmaster@{domain}"
+    plan = [(sender, local), (sender, recipient), ("", recipient), (local, recipient)]
+    try:
+        with _session(ip, port, timeout, greeting_timeout) as session:
+            greeting = session.reply()
+            if greeting.code != 220:
+                raise SmtpError(
+                    ErrorReason.CONNECTION_REFUSED, f"greeting {greeting.code} {greeting.text}"
+                )
+            if session.command(f"EHLO {helo}").code != 250:
+                session.command(f"HELO {helo}")
+            attempts = [_attempt(session, mail_from, rcpt) for mail_from, rcpt in plan]
+            return Observed.of(
+                RelayProbe(
+                    control=attempts[0], attempts=attempts[1:], transcript=session.transcript
+                )
+            )
+    except SmtpError as exc:
+        return Observed[RelayProbe].failed(exc.reason, f"{ip}:{port}: {exc}")
+
+
+def _attempt(session: Session, sender: str, recipient: str) -> RelayAttempt:
+    reply = session.command(f"MAIL FROM:<{sender}>")
+    if 200 <= reply.code < 300:
+        reply = session.command(f"RCPT TO:<{recipient}>")
+    session.command("RSET")
+    return RelayAttempt(sender=sender or "<>", recipient=recipient, reply=reply)
+
+
+def probe_error(exc: OSError) -> ProbeError:
+    """A socket failure as a :class:`ProbeError`."""
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeError(reason=ErrorReason.CONNECTION_REFUSED, detail=str(exc))
+    if isinstance(exc, TimeoutError):
+        return ProbeError(reason=ErrorReason.TIMEOUT, detail=str(exc) or "timed out")
+    if isinstance(exc, ssl.SSLError):
+        return ProbeError(reason=ErrorReason.HANDSHAKE_FAILED, detail=str(exc))
+    return ProbeError(reason=ErrorReason.NETWORK_ERROR, detail=str(exc))

@@ -1,0 +1,84 @@
+"""Mail fixtures: the loopback SMTP/HTTPS servers (once per session), mail options that
+use only the DNS harness, a profile with the mail rules, and a cached per-domain audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers.smtp import CA_CERT, MailServers
+
+from maildns.conftest import DnsEnv
+from tlsaudit.evaluate.mail import evaluate_mail
+from tlsaudit.models.findings import Finding
+from tlsaudit.models.mail import MailFacts
+from tlsaudit.profiles import Profile, load_profile
+from tlsaudit.scan.mail import MailOptions, MxCache, scan_mail
+from tlsaudit.scan.options import ScanOptions
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+Audit = Callable[..., tuple[MailFacts, list[Finding]]]
+
+
+@pytest.fixture(scope="session")
+def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
+    with MailServers(tmp_path_factory.mktemp("mail")) as servers:
+        yield servers
+
+
+@pytest.fixture(scope="session")
+def mail_profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
+    """The default TLS profile with the mail rule set included."""
+    path = tmp_path_factory.mktemp("profile") / "mail-test.toml"
+    path.write_text(
+        'id = "mail-test"\nname = "mail test"\nversion = "1"\n'
+        'extends = "cryptrec-high"\ninclude = ["rules-mail"]\n'
+    )
+    return load_profile(path)
+
+
+@pytest.fixture(scope="session")
+def mail_options(dns_env: DnsEnv, mail_servers: MailServers) -> MailOptions:
+    """Only the harness resolver and the loopback servers; no TLS scan, no common selectors."""
+    return MailOptions(
+        scan=ScanOptions(ca_file=CA_CERT, timeout=2.0, resolver=dns_env.resolver),
+        common_selectors=False,
+        submission_ports=(),
+        helo="probe.tlsaudit.test",
+        greeting_timeout=5.0,
+        tls_scan=False,
+        relay_recipient="relay-test@dmarc-reports.test",
+    )
+
+
+@pytest.fixture(scope="session")
+def audit(mail_options: MailOptions, mail_profile: Profile) -> Audit:
+    """``audit(domain, **option overrides)`` -> (facts, findings), scanned once per session."""
+    done: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[MailFacts, list[Finding]]] = {}
+    cache = MxCache()
+
+    def run(domain: str, **overrides: Any) -> tuple[MailFacts, list[Finding]]:
+        key = (domain, tuple(sorted(overrides.items())))
+        if key not in done:
+            options = MailOptions(**{**vars(mail_options), **overrides})
+            facts = scan_mail(domain, options, cache=cache if not overrides else MxCache())
+            done[key] = (facts, evaluate_mail(facts, mail_profile, NOW))
+        return done[key]
+
+    return run
+
+
+def by_check(findings: list[Finding], check_id: str) -> list[Finding]:
+    return [f for f in findings if f.check_id == check_id]
+
+
+def statuses(findings: list[Finding], check_id: str) -> list[str]:
+    return [f.status.value for f in by_check(findings, check_id)]
+
+
+def here() -> Path:
+    return Path(__file__).resolve().parent
