@@ -62,7 +62,7 @@ def test_non_compliant_server_exit_1_with_clause_and_fix(nginx: NginxServer) -> 
     code, out, _ = run(*scan_args("tls10"))
     assert code == 1
     assert "NOT COMPLIANT" in out
-    line = next(li for li in out.splitlines() if "tls.protocol.tls1_0" in li and "FAIL" in li)
+    line = next(li for li in out.splitlines() if li.startswith("  FAIL    tls.protocol.tls1_0"))
     assert "GL-3001" in line
     assert "ssl_protocols" in line
 

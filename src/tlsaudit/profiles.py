@@ -228,6 +228,9 @@ def _locate_parent(child: Path, parent: str) -> Path:
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
+    if "level" in over:  # a new level is a new judgement: an inherited reading does not apply
+        out.pop("reading", None)
+        out.pop("note", None)
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _deep_merge(out[key], value)

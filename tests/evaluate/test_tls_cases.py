@@ -56,13 +56,10 @@ def judged(path: Path, profile_id: str) -> list[Finding]:
 
 
 PAIRS = [(path, pid) for path in CASES for pid in load_case(path)[0]["expect"]]
+IDS = [f"{path.stem}-{pid.removeprefix('cryptrec-')}" for path, pid in PAIRS]
 
 
-@pytest.mark.parametrize(
-    ("path", "profile_id"),
-    PAIRS,
-    ids=[f"{p.stem}-{pid.removeprefix('cryptrec-')}" for p, pid in PAIRS],
-)
+@pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)
 def test_case(path: Path, profile_id: str) -> None:
     expected = load_case(path)[0]["expect"][profile_id]
     findings = judged(path, profile_id)
@@ -74,11 +71,11 @@ def test_case(path: Path, profile_id: str) -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=[str(i) for i in range(len(PAIRS))])
+@pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)
 def test_every_finding_is_complete(path: Path, profile_id: str) -> None:
     """Citations, observed and expected always; a fix for every problem; a reason for unknown."""
     for f in judged(path, profile_id):
-        assert f.citations and f.observed and f.expected and f.title.en and f.title.ja, f
+        assert all((f.citations, f.observed, f.expected, f.title.en, f.title.ja)), f
         assert (f.remediation is not None) == (f.status in (Status.FAIL, Status.WARN)), f
         assert (f.status is Status.UNKNOWN) <= bool(f.reason), f
 
@@ -100,6 +97,8 @@ def test_strict_reading_is_explained() -> None:
     findings = judged(HERE / "cases" / "tls10.json", "cryptrec-high")
     tls13 = next(f for f in findings if f.check_id == "tls.protocol.tls1_3")
     cbc = next(f for f in findings if f.subject == "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256")
-    assert tls13.reason and "TLS1.3(必須)" in tls13.reason
-    assert cbc.reason and "strict reading" in cbc.reason
+    assert tls13.reason
+    assert "TLS1.3(必須)" in tls13.reason
+    assert cbc.reason
+    assert "strict reading" in cbc.reason
     assert cbc.observed.startswith("pfs-cbc: ECDH: 電子政府推奨暗号リスト / 鍵共有, AES:")

@@ -466,7 +466,10 @@ def _compare(sets: dict[str, frozenset[str]], profile: Profile, check_id: str) -
         return None, f"identical on {', '.join(sets)}"
     common = frozenset.intersection(*groups)
     parts = [
-        f"{', '.join(addresses)}: only {', '.join(sorted(value - common)) or 'the common part'}"
+        f"{', '.join(addresses)} also {'has' if len(addresses) == 1 else 'have'} "
+        + ", ".join(sorted(value - common))
+        if value - common
+        else f"{', '.join(addresses)}: only what every address has"
         for value, addresses in groups.items()
     ]
     return profile.rules[check_id].level, "; ".join(parts)

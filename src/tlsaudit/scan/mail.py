@@ -71,19 +71,27 @@ class MailOptions:
 
 
 class MxCache:
-    """SMTP results per (host, address, port) for one run: each MX is probed once."""
+    """SMTP and TLS results per MX host, address and port for one run (probed once).
+
+    Entries also key on what was probed (relay test, TLS scan), so a run that asks for
+    more never reuses a result that lacks it.
+    """
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str, int], MxAddress] = {}
+        self._items: dict[tuple[str, str, int, bool, bool], MxAddress] = {}
         self._lock = threading.Lock()
 
-    def get(self, host: str, ip: str, port: int) -> MxAddress | None:
+    def get(self, host: str, ip: str, options: MailOptions) -> MxAddress | None:
         with self._lock:
-            return self._items.get((normalise(host), ip, port))
+            return self._items.get(self._key(host, ip, options))
 
-    def put(self, host: str, address: MxAddress) -> None:
+    def put(self, host: str, address: MxAddress, options: MailOptions) -> None:
         with self._lock:
-            self._items[(normalise(host), address.ip, address.port)] = address
+            self._items[self._key(host, address.ip, options)] = address
+
+    @staticmethod
+    def _key(host: str, ip: str, options: MailOptions) -> tuple[str, str, int, bool, bool]:
+        return (normalise(host), ip, options.mx_port, options.relay_test, options.tls_scan)
 
 
 class _Recorder:
@@ -175,7 +183,7 @@ def _probe_mx(
     def probe(host: str, addresses: list[str]) -> list[MxAddress]:
         out = []
         for ip in addresses:
-            cached = cache.get(host, ip, options.mx_port)
+            cached = cache.get(host, ip, options)
             out.append(cached or _probe_address(domain, host, ip, options))
         return out
 
@@ -184,7 +192,7 @@ def _probe_mx(
     probed = _scan_tls(hosts, probed, options, cache)
     for (_, host, _), addresses in zip(hosts, probed, strict=True):
         for address in addresses:
-            cache.put(host, address)
+            cache.put(host, address, options)
     return [
         MxHost(name=host, preference=preference, addresses=addresses)
         for (preference, host, _), addresses in zip(hosts, probed, strict=True)
