@@ -52,9 +52,7 @@ class CountingProxy:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0)
-        )
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
@@ -106,8 +104,17 @@ def main() -> None:
             proxy = CountingProxy(good.port)
             commands = {
                 "tlsaudit": [
-                    sys.executable, "-m", "tlsaudit", "scan", f"localhost:{proxy.port}",
-                    "--ip", "127.0.0.1", "--ca-file", str(CA_CERT), "--format", "json",
+                    sys.executable,
+                    "-m",
+                    "tlsaudit",
+                    "scan",
+                    f"localhost:{proxy.port}",
+                    "--ip",
+                    "127.0.0.1",
+                    "--ca-file",
+                    str(CA_CERT),
+                    "--format",
+                    "json",
                 ],
                 "sslyze": [sys.executable, "-m", "sslyze", f"localhost:{proxy.port}{{127.0.0.1}}"],
             }
@@ -126,7 +133,9 @@ def main() -> None:
             f"peak RSS {max(r.peak_rss_mib for r in rs):.0f} MiB  "
             f"exit codes {sorted({r.exit_code for r in rs})}"
         )
-    print(f"ratio tlsaudit/sslyze (median wall time): {medians['tlsaudit'] / medians['sslyze']:.2f}")
+    print(
+        f"ratio tlsaudit/sslyze (median wall time): {medians['tlsaudit'] / medians['sslyze']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from scan_targets import CA_CERT, CLOSED_PORT, HOST, SCENARIOS, SERVER_NAME, Scenario
 from servers.nginx import NginxServer, start_nginx
-
-from tlsaudit.inventory import Target
+from tlsaudit.inventory import Target, resolve
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import scan_endpoints
-from tlsaudit.inventory import resolve
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +23,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NginxServer]:
 
 
 def scenario_target(scenario: Scenario) -> Target:
-    return Target(
-        raw=scenario.name, host=SERVER_NAME, port=scenario.port, ip=scenario.host
-    )
+    return Target(raw=scenario.name, host=SERVER_NAME, port=scenario.port, ip=scenario.host)
 
 
 CLOSED = Target(raw="closed_port", host=SERVER_NAME, port=CLOSED_PORT, ip=HOST)

@@ -9,10 +9,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from scan_targets import CA_CERT, CLOSED_PORT, scenario
-from servers.nginx import NginxServer
 from typer.testing import CliRunner
 
+from scan_targets import CA_CERT, CLOSED_PORT, scenario
+from servers.nginx import NginxServer
 from tlsaudit.cli import app
 from tlsaudit.profiles import builtin_ids
 from tlsaudit.render.json import committed_schema, report_schema
@@ -152,7 +152,8 @@ def test_broken_profile_names_file_and_key(tmp_path: Path) -> None:
     )
     code, _, err = run("scan", "h", "--profile", str(profile))
     assert code == 2
-    assert str(profile) in err and 'rules."tls.kex.dh_size".level' in err
+    assert str(profile) in err
+    assert 'rules."tls.kex.dh_size".level' in err
 
 
 def test_profiles_list_and_show() -> None:
@@ -163,7 +164,9 @@ def test_profiles_list_and_show() -> None:
         assert profile_id in out
     code, out, _ = run("profiles", "show", "cryptrec-high")
     assert code == 0
-    assert "tls.cipher" in out and "pfs-cbc" in out and "strict" in out
+    assert "tls.cipher" in out
+    assert "pfs-cbc" in out
+    assert "strict" in out
 
 
 def test_demo_runs_offline() -> None:

@@ -17,7 +17,7 @@ from tlsaudit.runner import judge_target
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 HIGH, REC, EXC = "cryptrec-high", "cryptrec-recommended", "cryptrec-exception"
-F, W, P, I = Status.FAIL, Status.WARN, Status.PASS, Status.INFO
+F, W, P, INFO = Status.FAIL, Status.WARN, Status.PASS, Status.INFO
 
 CASES: list[tuple[str, str, Verdict, set[tuple[str, Status]]]] = [
     ("good", HIGH, Verdict.PASS, {("tls.protocol.tls1_3", P), ("cert.trust.public", P)}),
@@ -31,7 +31,7 @@ CASES: list[tuple[str, str, Verdict, set[tuple[str, Status]]]] = [
     ("cbc", EXC, Verdict.PASS, {("tls.cipher", P)}),
     ("static_rsa", HIGH, Verdict.FAIL, {("tls.cipher", F), ("tls.protocol.tls1_3", F)}),
     ("static_rsa", REC, Verdict.PASS, {("tls.cipher", W), ("tls.protocol.tls1_3", W)}),
-    ("static_rsa", EXC, Verdict.PASS, {("tls.protocol.tls1_3", I)}),
+    ("static_rsa", EXC, Verdict.PASS, {("tls.protocol.tls1_3", INFO)}),
     ("dhe1024", HIGH, Verdict.FAIL, {("tls.kex.dh_size", F)}),
     ("dhe1024", REC, Verdict.FAIL, {("tls.kex.dh_size", F)}),
     ("dhe1024", EXC, Verdict.PASS, {("tls.kex.dh_size", W)}),
@@ -94,16 +94,15 @@ def test_every_finding_carries_citation_and_values(scanned: dict[str, TlsFacts])
     for name in ("good", "tls10", "sha1", "dhe1024"):
         for f in all_findings(scanned[name], HIGH):
             assert f.citations, f.check_id
-            assert f.observed and f.expected, f.check_id
+            assert f.observed, f.check_id
+            assert f.expected, f.check_id
             if f.status in (Status.FAIL, Status.WARN):
                 assert f.remediation, f.check_id
 
 
 def test_good_server_facts(scanned: dict[str, TlsFacts]) -> None:
     facts = scanned["good"]
-    accepted = {
-        p.version: {s.name for s in p.accepted.value or []} for p in facts.protocols
-    }
+    accepted = {p.version: {s.name for s in p.accepted.value or []} for p in facts.protocols}
     assert accepted["TLS 1.0"] == set()
     assert accepted["TLS 1.3"] == {
         "TLS_AES_256_GCM_SHA384",
@@ -119,12 +118,14 @@ def test_good_server_facts(scanned: dict[str, TlsFacts]) -> None:
         for d in certificates.deployments
     )
     assert leaf_keys == [("EC", 256), ("RSA", 3072)]
-    assert facts.hsts.value is not None and facts.hsts.value.max_age == 31536000
+    assert facts.hsts.value is not None
+    assert facts.hsts.value.max_age == 31536000
 
 
 def test_dh_size_observed(scanned: dict[str, TlsFacts]) -> None:
     tls12 = scanned["dhe1024"].protocol("TLS 1.2")
-    assert tls12 is not None and tls12.accepted.value is not None
+    assert tls12 is not None
+    assert tls12.accepted.value is not None
     sizes = {
         s.ephemeral_key.size
         for s in tls12.accepted.value

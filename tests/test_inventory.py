@@ -87,4 +87,3 @@ def test_resolve_name_gives_every_address() -> None:
     addresses = {e.ip for e in endpoints}
     assert "127.0.0.1" in addresses
     assert all(e.sni == "localhost" for e in endpoints)
-

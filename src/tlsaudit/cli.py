@@ -1,4 +1,4 @@
-"""Command line: parse options, call the runner, pick a renderer, map the verdict to an exit code."""
+"""Command line: parse options, call the runner, pick a renderer, map the verdict to exit code."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ EXIT_CODES = """Exit codes: 0 every target compliant; 1 some target not complian
 undeterminable) and none failed."""
 
 app = typer.Typer(
-    help=f"Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline.\n\n{EXIT_CODES}",
+    help="Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline."
+    f"\n\n{EXIT_CODES}",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,

@@ -47,7 +47,9 @@ def run_demo() -> Report:
         ca_file, servers = _make_servers(Path(tmp))
         with _serving(servers) as ports:
             targets = [
-                Target(raw=f"{s.label} (localhost:{port})", host="localhost", port=port, ip="127.0.0.1")
+                Target(
+                    raw=f"{s.label} (localhost:{port})", host="localhost", port=port, ip="127.0.0.1"
+                )
                 for s, port in zip(servers, ports, strict=True)
             ]
             return audit(targets, options=ScanOptions(ca_file=ca_file, timeout=3.0))
@@ -60,12 +62,16 @@ def _make_servers(tmp: Path) -> tuple[Path, list[DemoServer]]:
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
 
     good_key = ec.generate_private_key(ec.SECP256R1())
-    good = _context(tmp / "good", good_key, _certificate("localhost", ca_key, good_key.public_key(), ca))
+    good = _context(
+        tmp / "good", good_key, _certificate("localhost", ca_key, good_key.public_key(), ca)
+    )
     good.minimum_version = ssl.TLSVersion.TLSv1_2
     good.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
 
     bad_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    bad = _context(tmp / "bad", bad_key, _certificate("localhost", ca_key, bad_key.public_key(), ca))
+    bad = _context(
+        tmp / "bad", bad_key, _certificate("localhost", ca_key, bad_key.public_key(), ca)
+    )
     bad.minimum_version = ssl.TLSVersion.TLSv1
     bad.maximum_version = ssl.TLSVersion.TLSv1_2
     bad.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0")
@@ -96,13 +102,14 @@ def _certificate(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
             critical=False,
         )
     )
     if ca:
         builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
     else:
         builder = builder.add_extension(
@@ -159,7 +166,9 @@ class _TlsServer(socketserver.ThreadingTCPServer):
         self.context = context
         super().__init__(("127.0.0.1", 0), _Handler)
 
-    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], address: object) -> None:
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], address: object
+    ) -> None:
         """Hostile probes (Heartbleed, SSLv2 hellos) end a connection, never the server."""
 
 

@@ -62,9 +62,8 @@ def parse_target(
             raise InputError(f"{raw!r}: unknown scheme {scheme!r} (known: {known})")
     if starttls is not None:
         if starttls not in STARTTLS_PROTOCOLS:
-            raise InputError(
-                f"--starttls {starttls!r}: unknown protocol (known: {', '.join(STARTTLS_PROTOCOLS)})"
-            )
+            known = ", ".join(STARTTLS_PROTOCOLS)
+            raise InputError(f"--starttls {starttls!r}: unknown protocol (known: {known})")
         if scheme is not None and scheme != starttls:
             raise InputError(f"{raw!r}: scheme conflicts with --starttls {starttls}")
         scheme = starttls

@@ -146,9 +146,7 @@ def issue_certificate(names: tuple[str, ...], out: Path) -> tuple[Path, Path]:
     pem = serialization.Encoding.PEM
     chain.write_bytes(cert.public_bytes(pem) + issuer_cert.public_bytes(pem))
     key_file.write_bytes(
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return chain, key_file
 

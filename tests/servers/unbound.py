@@ -70,7 +70,12 @@ class UnboundServer(Daemon):
         )
         self.config.write_text(
             self._render(
-                root_hint, stubs or {}, forwards or {}, auth_zones or {}, trust_anchor, local_zones or {}
+                root_hint,
+                stubs or {},
+                forwards or {},
+                auth_zones or {},
+                trust_anchor,
+                local_zones or {},
             )
         )
 

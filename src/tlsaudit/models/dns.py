@@ -132,6 +132,12 @@ class DnsAnswer(Model):
         where = f" from {self.server}" if self.server else ""
         return ProbeError(reason=reason, detail=f"{self.name} {self.rdtype}{where}: {detail}")
 
+    @property
+    def detail(self) -> str:
+        """The error detail, or the status when there is no error."""
+        error = self.error
+        return error.detail if error is not None else self.status.value
+
     def observed(self) -> Observed[list[str]]:
         """The records (empty when absent), or the error."""
         error = self.error

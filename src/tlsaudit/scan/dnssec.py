@@ -203,7 +203,7 @@ class _Walk:
                 self._step(name, DnssecState.SECURE, "DS validated; DNSKEY signed by a DS key")
                 continue
             if not ds.absent:
-                raise _ChainError(DnssecState.INDETERMINATE, f"DS of {name}: {_detail(ds)}")
+                raise _ChainError(DnssecState.INDETERMINATE, f"DS of {name}: {ds.detail}")
             if self._no_ds_delegation(ds, name, current, keys):
                 reason = f"{current} proves that the delegation {name} has no DS"
                 self._step(name, DnssecState.INSECURE, reason)
@@ -231,7 +231,7 @@ class _Walk:
         rrset = answer.rrset()
         if rrset is None:
             state = DnssecState.BOGUS if answer.absent else DnssecState.INDETERMINATE
-            self._fail(zone, state, f"DNSKEY of {zone}: {_detail(answer)}")
+            self._fail(zone, state, f"DNSKEY of {zone}: {answer.detail}")
         sep = [k for k in _typed(rrset, DNSKEY) if k in trusted or _matches(zone, k, usable)]
         if not sep:
             tags = ", ".join(str(dns.dnssec.key_id(k)) for k in _typed(rrset, DNSKEY))
@@ -245,7 +245,7 @@ class _Walk:
         rrset, sigs = answer.rrset(), answer.rrsig_rrset()
         what = f"{answer.name} {answer.rdtype}"
         if rrset is None:
-            self._fail(zone, DnssecState.INDETERMINATE, f"{what}: {_detail(answer)}")
+            self._fail(zone, DnssecState.INDETERMINATE, f"{what}: {answer.detail}")
         if sigs is None:
             self._fail(zone, DnssecState.BOGUS, f"{what}: no RRSIG")
         try:
@@ -346,11 +346,6 @@ def _matches(zone: dns.name.Name, key: DNSKEY, ds: Iterable[DS]) -> bool:
 
 def _typed(rdatas: Iterable[dns.rdata.Rdata], kind: type[R]) -> list[R]:
     return [r for r in rdatas if isinstance(r, kind)]
-
-
-def _detail(answer: DnsAnswer) -> str:
-    error = answer.error
-    return error.detail if error else answer.status.value
 
 
 def _observed(answer: DnsAnswer, convert: Callable[[dns.rdata.Rdata], R]) -> Observed[list[R]]:

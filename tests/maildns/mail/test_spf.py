@@ -91,7 +91,9 @@ def test_non_ascii_bytes_are_an_error_not_a_crash() -> None:
 
 
 def test_terms_qualifiers_and_targets() -> None:
-    record = parse_spf("v=spf1 +a:x.example/24 -mx ~include:i.example ?exists:e.example ip4:192.0.2.1")
+    record = parse_spf(
+        "v=spf1 +a:x.example/24 -mx ~include:i.example ?exists:e.example ip4:192.0.2.1"
+    )
     summary = [(t.qualifier, t.name, t.target) for t in record.terms]
     assert summary == [
         ("+", "a", "x.example"),
@@ -177,7 +179,9 @@ def test_ptr_counts_without_a_query_and_macros_are_not_followed() -> None:
 
 def test_void_lookups_depend_on_the_client_family() -> None:
     dns = FakeDns(
-        txt={"d.example": "v=spf1 a:v4.example a:nx.example include:gone.example mx:nomx.example -all"},
+        txt={
+            "d.example": "v=spf1 a:v4.example a:nx.example include:gone.example mx:nomx.example -all"
+        },
         a={"v4.example": "192.0.2.1"},
     )
     dns.add("nomx.example", "A", ["192.0.2.9"])
@@ -225,7 +229,10 @@ def test_plus_all_inside_an_include() -> None:
 
 
 def test_more_than_ten_mx_records() -> None:
-    dns = FakeDns(txt={"d.example": "v=spf1 mx -all"}, mx={"d.example": [f"10 mx{i}.example" for i in range(11)]})
+    dns = FakeDns(
+        txt={"d.example": "v=spf1 mx -all"},
+        mx={"d.example": [f"10 mx{i}.example" for i in range(11)]},
+    )
     assert [i.problem for i in walk_spf("d.example", dns, Family.IPV4).issues] == [Problem.MX_LIMIT]
 
 

@@ -1,0 +1,70 @@
+"""STARTTLS: a real SMTP server (aiosmtpd) offering STARTTLS, scanned and judged via smtp://."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Iterator
+
+import jsonschema
+import pytest
+from aiosmtpd.controller import Controller
+from typer.testing import CliRunner
+
+from scan_targets import CA_CERT, CERTS_DIR
+from tlsaudit.cli import app
+from tlsaudit.render.json import committed_schema
+
+
+class _Sink:
+    async def handle_DATA(self, *_: object) -> str:  # noqa: N802 - aiosmtpd hook name
+        return "554 no mail accepted here"
+
+
+@pytest.fixture(scope="module")
+def smtp_port() -> Iterator[int]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERTS_DIR / "good-rsa3072-chain.pem", CERTS_DIR / "good-rsa3072.key")
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE+AESGCM")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(_Sink(), hostname="127.0.0.1", port=port, tls_context=context)
+    controller.start()
+    yield port
+    controller.stop()
+
+
+def test_smtp_starttls_scanned_and_judged(smtp_port: int) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["scan", f"smtp://localhost:{smtp_port}", "--ip", "127.0.0.1",
+         "--ca-file", str(CA_CERT), "--format", "json"],
+    )  # fmt: skip
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, committed_schema())
+    endpoint = document["targets"][0]["endpoints"][0]
+    assert endpoint["endpoint"]["starttls"] == "smtp"
+    assert endpoint["facts"]["connectivity"] is None
+    found = {(f["check_id"], f["status"]) for f in endpoint["findings"]}
+    assert ("tls.protocol.tls1_3", "pass") in found
+    assert ("cert.trust.public", "pass") in found
+    assert ("cert.hostname", "pass") in found
+    assert not any(f["check_id"] == "tls.hsts" for f in endpoint["findings"])
+    assert result.exit_code == 0, [f for f in endpoint["findings"] if f["status"] != "pass"]
+
+
+def test_starttls_to_a_silent_port_is_an_error() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["scan", f"smtp://127.0.0.1:{port}", "--timeout", "1", "--format", "json"]
+        )
+    document = json.loads(result.stdout)
+    facts = document["targets"][0]["endpoints"][0]["facts"]
+    assert facts["connectivity"]["reason"] in ("starttls_failed", "timeout")
+    assert result.exit_code == 3
