@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tlsaudit.errors import InputError
-from tlsaudit.inventory import Target, parse_target, resolve
+from tlsaudit.inventory import Target, parse_resolver, parse_target, resolve
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,22 @@ def test_resolve_name_gives_every_address() -> None:
     addresses = {e.ip for e in endpoints}
     assert "127.0.0.1" in addresses
     assert all(e.sni == "localhost" for e in endpoints)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("[::1]:5353", ("::1", 5353)),
+        ("::1", ("::1", 53)),
+    ],
+)
+def test_parse_resolver(text: str, expected: tuple[str, int]) -> None:
+    assert parse_resolver(text) == expected
+
+
+@pytest.mark.parametrize("text", ["resolver.example", "127.0.0.1:0", "127.0.0.1:x", "[::1]:99999"])
+def test_parse_resolver_errors(text: str) -> None:
+    with pytest.raises(InputError, match="--resolver"):
+        parse_resolver(text)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from tlsaudit.errors import TlsauditError
-from tlsaudit.inventory import parse_target
+from tlsaudit.inventory import parse_resolver, parse_target
 from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
@@ -169,6 +169,65 @@ def write_file(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         fatal(f"{path}: cannot write: {exc.strerror}", code=3)
+
+
+@app.command()
+def domain(
+    domains: Annotated[
+        list[str], typer.Argument(help="Mail domain(s), e.g. example.go.jp.", show_default=False)
+    ],
+    profile: ProfileOption = DEFAULT_PROFILE,
+    output_format: FormatOption = OutputFormat.TERMINAL,
+    output: OutputOption = None,
+    lang: LangOption = Lang.EN,
+    dkim_selector: Annotated[
+        list[str] | None,
+        typer.Option("--dkim-selector", help="DKIM selector to check (repeatable); common "
+                     "selectors are probed as well."),
+    ] = None,
+    resolver: Annotated[
+        str | None,
+        typer.Option("--resolver", help="DNS resolver ADDR[:PORT] or [V6]:PORT for every lookup."),
+    ] = None,
+    trust_anchor: Annotated[
+        Path | None,
+        typer.Option("--trust-anchor", exists=True, dir_okay=False,
+                     help="DS or DNSKEY records (zone-file format) to validate DNSSEC from."),
+    ] = None,
+    relay_test: Annotated[
+        bool,
+        typer.Option("--relay-test", help="Opt-in open-relay probe (stops at RCPT TO; no DATA)."),
+    ] = False,
+    relay_recipient: Annotated[
+        str, typer.Option("--relay-recipient", help="External recipient for the relay probe.")
+    ] = "relay-test@example.com",
+    ca_file: CaFileOption = None,
+    timeout: TimeoutOption = 5.0,
+) -> None:  # fmt: skip
+    """Audit mail domains: SPF, DKIM, DMARC, MX STARTTLS, MTA-STS, DANE, relay, and DNS."""
+    from tlsaudit.domain import audit_domains
+    from tlsaudit.scan.dns import DnsOptions
+    from tlsaudit.scan.mail import MailOptions
+
+    try:
+        loaded = load_profile(profile)
+        address = parse_resolver(resolver) if resolver else None
+    except TlsauditError as exc:
+        fatal(str(exc))
+    scan_options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
+    mail_options = MailOptions(
+        scan=scan_options,
+        dkim_selectors=tuple(dkim_selector or ()),
+        relay_test=relay_test,
+        relay_recipient=relay_recipient,
+    )
+    dns_options = DnsOptions(
+        ca_file=ca_file, timeout=timeout, resolver=address, trust_anchor=trust_anchor
+    )
+    with scanning_status(len(domains)):
+        report = audit_domains(domains, loaded, mail_options=mail_options, dns_options=dns_options)
+    emit(report, output_format, output, lang)
+    raise typer.Exit(exit_code(report))
 
 
 @app.command()

@@ -73,7 +73,7 @@ def parse_target(
         port = DEFAULT_PORTS[scheme or "https"]
     if ip is not None:
         ip = _address(ip, f"--ip {ip!r}")
-    if sni is not None and not _is_hostname(sni):
+    if sni is not None and not is_hostname(sni):
         raise InputError(f"--sni {sni!r}: not a valid host name")
     return Target(raw=raw, host=host, port=port, starttls=proto, sni=sni, ip=ip)
 
@@ -97,7 +97,7 @@ def _split_host_port(raw: str, rest: str) -> tuple[str, int | None]:
         return _address(host, repr(raw)), port
     if _is_ip(host):
         return host, port
-    if not _is_hostname(host):
+    if not is_hostname(host):
         raise InputError(f"{raw!r}: {host!r} is not a valid host name")
     return host.lower().rstrip("."), port
 
@@ -117,7 +117,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _is_hostname(name: str) -> bool:
+def is_hostname(name: str) -> bool:
     labels = name.rstrip(".").split(".")
     if len(name) > 253 or not labels:
         return False
@@ -165,3 +165,16 @@ def _lookup(host: str, port: int) -> list[str]:
     for _family, _type, _proto, _canon, sockaddr in infos:
         seen.setdefault(str(sockaddr[0]), None)
     return sorted(seen, key=lambda a: (":" in a, a))
+
+
+def parse_resolver(text: str) -> tuple[str, int]:
+    """``ADDR``, ``ADDR:PORT`` or ``[V6]:PORT`` (default port 53) for ``--resolver``."""
+    if text.count(":") > 1 and not text.startswith("["):
+        return _address(text, f"--resolver {text!r}"), 53
+    host, _, port = text.rpartition(":") if "]:" in text or text.count(":") == 1 else (text, "", "")
+    address = _address(host, f"--resolver {text!r}")
+    if not port:
+        return address, 53
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--resolver {text!r}: port must be between 1 and 65535")
+    return address, int(port)

@@ -84,7 +84,7 @@ def judge_endpoint(facts: TlsFacts, profile: Profile, now: datetime) -> Endpoint
 
 def exit_code(report: Report) -> int:
     """0 all compliant, 1 some target non-compliant, 3 some target not scanned or judged."""
-    verdicts = {t.verdict for t in report.targets}
+    verdicts = set(report.verdicts)
     if Verdict.FAIL in verdicts:
         return 1
     if verdicts & {Verdict.ERROR, Verdict.UNKNOWN}:

@@ -152,7 +152,7 @@ def issue_certificate(names: tuple[str, ...], out: Path) -> tuple[Path, Path]:
 
 
 class _PolicyHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server hook name)
+    def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0].lower()
         body = POLICIES.get(host) if self.path == "/.well-known/mta-sts.txt" else None
         data = (body or "not found\n").encode()
@@ -162,7 +162,7 @@ class _PolicyHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
 
 

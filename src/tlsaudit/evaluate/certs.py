@@ -7,6 +7,7 @@ in the verified chain. The trust anchor's self-signature is exempt from the hash
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,8 @@ FINITE_FIELD = ("RSA", "DSA")
 
 @dataclass(frozen=True)
 class Deployment:
+    """One served chain with its report label ("RSA deployment") and the name scanned."""
+
     label: str
     hostname: str
     facts: CertificateDeployment
@@ -51,6 +54,8 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Certificate:
+    """One certificate of a deployment and its position (0 = the leaf)."""
+
     deployment: Deployment
     index: int
     facts: CertificateFacts
@@ -153,19 +158,10 @@ def _key_size(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
     if key.algorithm == "RSA":
         return threshold_level(rule.thresholds or [], key.size), f"RSA {key.size} bit"
     if key.algorithm in ("EC", "Ed25519", "Ed448"):
-        name = (
-            parse_group(key.curve or "unknown curve").name
-            if key.algorithm == "EC"
-            else key.algorithm
-        )
-        level = (
-            None
-            if name.lower() in allowed
-            else rule.level
-            if key.size < (rule.min_bits or 0)
-            else rule.other_level
-        )
-        return level, f"{DEPLOYMENT_NAMES[key.algorithm]} {name} ({key.size} bit)"
+        name = parse_group(key.curve or "unknown curve").name if key.curve else key.algorithm
+        level = rule.level if key.size < (rule.min_bits or 0) else rule.other_level
+        observed = f"{DEPLOYMENT_NAMES[key.algorithm]} {name} ({key.size} bit)"
+        return (None if name.lower() in allowed else level), observed
     if key.algorithm == "DSA":
         return rule.other_level, f"DSA {key.size} bit"
     return rule.level, f"unsupported key algorithm ({key.size} bit)"
@@ -187,9 +183,10 @@ def _algorithm_key(name: str) -> str:
 
 def _expiry(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
     start, end = _utc(cert.facts.not_before), _utc(cert.facts.not_after)
-    if _outside(cert.facts, now):
-        state = "not valid before" if now < start else "expired"
-        return rule.level, f"{state} {(start if now < start else end):%Y-%m-%d %H:%M} UTC"
+    if now < start:
+        return rule.level, f"not valid before {start:%Y-%m-%d %H:%M} UTC"
+    if now > end:
+        return rule.level, f"expired {end:%Y-%m-%d %H:%M} UTC"
     left = end - now
     observed = f"valid until {end:%Y-%m-%d} ({left.days} days left)"
     return (rule.other_level if left < timedelta(days=rule.warn_days or 0) else None), observed
@@ -197,12 +194,11 @@ def _expiry(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
 
 def _strength_horizon(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
     key, end = cert.facts.key, _utc(cert.facts.not_after)
-    band = key.algorithm in FINITE_FIELD and (rule.min_bits or 0) <= key.size <= (
-        rule.max_bits or 0
-    )
+    low, high = rule.min_bits or 0, rule.max_bits or 0
+    weak = key.algorithm in FINITE_FIELD and low <= key.size <= high
     past = rule.horizon is not None and end.date() > rule.horizon
     observed = f"{key.algorithm} {key.size} bit, valid until {end:%Y-%m-%d}"
-    if band and past:
+    if weak and past:
         return rule.level, f"{observed}: 112-bit strength past {rule.horizon}"
     return None, observed
 
@@ -312,14 +308,12 @@ def evaluate_certificates(
 
 def _deployments(info: CertificateInfo) -> list[Deployment]:
     """Deployments labelled by leaf key type ("RSA deployment", "ECDSA deployment 2")."""
-    labels: list[str] = []
-    for index, deployment in enumerate(info.deployments):
+    seen: Counter[str] = Counter()
+    deployments = []
+    for deployment in info.deployments:
         chain = deployment.received_chain
-        kind = DEPLOYMENT_NAMES.get(chain[0].key.algorithm, "other") if chain else f"#{index}"
-        label = f"{kind} deployment"
-        count = sum(1 for existing in labels if existing.startswith(label))
-        labels.append(f"{label} {count + 1}" if count else label)
-    return [
-        Deployment(label, info.hostname, deployment)
-        for label, deployment in zip(labels, info.deployments, strict=True)
-    ]
+        kind = DEPLOYMENT_NAMES.get(chain[0].key.algorithm, "other") if chain else "empty"
+        seen[kind] += 1
+        label = f"{kind} deployment" + (f" {seen[kind]}" if seen[kind] > 1 else "")
+        deployments.append(Deployment(label, info.hostname, deployment))
+    return deployments

@@ -146,7 +146,7 @@ def parse_suite(name: str) -> Suite:
         key_bits=bits,
         mode=mode,
         hash=_HASHES.get(hash_token or ""),
-        export=len(kept) != len(parts) or "EXPORT" in name or (cipher == "DES" and bits == 40),
+        export="EXPORT" in name or bits == 40,
         tls13=tls13,
     )
 

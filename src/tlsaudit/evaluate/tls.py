@@ -258,7 +258,7 @@ def _several_below_tls13(facts: TlsFacts) -> bool:
     """Two or more versions below TLS 1.3 accepted (or not known to be fewer)."""
     states = [accepted(facts, v) for v in PROTOCOL_VERSIONS[:-1]]
     certain = sum(state is True for state in states)
-    return certain >= 2 or (certain < 2 and any(isinstance(s, ProbeError) for s in states))
+    return certain >= 2 or any(isinstance(state, ProbeError) for state in states)
 
 
 def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
@@ -356,16 +356,18 @@ SETTING_FLAGS = (
     ),
 )
 
+PROTOCOL_RULES: tuple[tuple[str, tuple[ProtocolVersion, ...], bool], ...] = (
+    ("tls.protocol.ssl2", ("SSL 2.0",), False),
+    ("tls.protocol.ssl3", ("SSL 3.0",), False),
+    ("tls.protocol.tls1_0", ("TLS 1.0",), False),
+    ("tls.protocol.tls1_1", ("TLS 1.1",), False),
+    ("tls.protocol.modern", ("TLS 1.2", "TLS 1.3"), True),
+    ("tls.protocol.tls1_3", ("TLS 1.3",), True),
+)
+"""(check id, versions, whether one of them must be accepted)."""
+
 CHECKS: tuple[tuple[str, Check], ...] = (
-    ("tls.protocol.ssl2", _protocol_check("tls.protocol.ssl2", ("SSL 2.0",), wanted=False)),
-    ("tls.protocol.ssl3", _protocol_check("tls.protocol.ssl3", ("SSL 3.0",), wanted=False)),
-    ("tls.protocol.tls1_0", _protocol_check("tls.protocol.tls1_0", ("TLS 1.0",), wanted=False)),
-    ("tls.protocol.tls1_1", _protocol_check("tls.protocol.tls1_1", ("TLS 1.1",), wanted=False)),
-    (
-        "tls.protocol.modern",
-        _protocol_check("tls.protocol.modern", ("TLS 1.2", "TLS 1.3"), wanted=True),
-    ),
-    ("tls.protocol.tls1_3", _protocol_check("tls.protocol.tls1_3", ("TLS 1.3",), wanted=True)),
+    *((c, _protocol_check(c, versions, wanted)) for c, versions, wanted in PROTOCOL_RULES),
     ("tls.cipher", _cipher_findings),
     ("tls.kex.dh_size", _dh_size_findings),
     ("tls.kex.group", _group_findings),
@@ -444,26 +446,23 @@ def evaluate_consistency(facts_list: Sequence[TlsFacts], profile: Profile) -> li
                 )
             )
             continue
-        sets = {a: v for a, v in values.items() if not isinstance(v, ProbeError)}
+        differs, observed = _compare(
+            {a: v for a, v in values.items() if not isinstance(v, ProbeError)}
+        )
+        level = profile.rules[check_id].level if differs else None
         findings.append(
-            judge(
-                profile,
-                check_id,
-                _compare(sets, profile, check_id),
-                subject=subject,
-                expected=expected,
-            )
+            judge(profile, check_id, (level, observed), subject=subject, expected=expected)
         )
     return findings
 
 
-def _compare(sets: dict[str, frozenset[str]], profile: Profile, check_id: str) -> Judgement:
-    """Addresses grouped by identical value; what each group has beyond the common part."""
+def _compare(sets: dict[str, frozenset[str]]) -> tuple[bool, str]:
+    """Whether the addresses differ, and what each group of addresses has beyond the rest."""
     groups: dict[frozenset[str], list[str]] = {}
     for address, value in sets.items():
         groups.setdefault(value, []).append(address)
     if len(groups) == 1:
-        return None, f"identical on {', '.join(sets)}"
+        return False, f"identical on {', '.join(sets)}"
     common = frozenset.intersection(*groups)
     parts = [
         f"{', '.join(addresses)} also {'has' if len(addresses) == 1 else 'have'} "
@@ -472,4 +471,4 @@ def _compare(sets: dict[str, frozenset[str]], profile: Profile, check_id: str) -
         else f"{', '.join(addresses)}: only what every address has"
         for value, addresses in groups.items()
     ]
-    return profile.rules[check_id].level, "; ".join(parts)
+    return True, "; ".join(parts)

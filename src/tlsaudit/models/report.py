@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import Field
 
+from tlsaudit.models.dns import DnsFacts
 from tlsaudit.models.facts import Endpoint, Model, TlsFacts
 from tlsaudit.models.findings import Finding, Verdict, verdict_of
+from tlsaudit.models.mail import MailFacts
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.0: TLS targets. 1.1: adds `domains` (tlsaudit domain: mail and DNS)."""
 
 
 class ProfileRef(Model):
@@ -59,6 +63,72 @@ class TargetReport(Model):
         return cls(target=target, verdict=Verdict.ERROR, error=error)
 
 
+class Group(StrEnum):
+    """The three parts of a domain audit, each with its own verdict."""
+
+    MAIL_AUTHENTICATION = "mail_authentication"
+    MAIL_TRANSPORT = "mail_transport"
+    DNS = "dns"
+
+
+MAIL_AUTHENTICATION_CHECKS = (
+    "mail.spf",
+    "mail.dmarc",
+    "mail.dkim",
+    "mail.auth_any",
+    "mail.nonsending",
+    "mail.bimi",
+)
+
+
+def group_of(check_id: str) -> Group:
+    if check_id.startswith("dns."):
+        return Group.DNS
+    if check_id.startswith(MAIL_AUTHENTICATION_CHECKS):
+        return Group.MAIL_AUTHENTICATION
+    return Group.MAIL_TRANSPORT  # MX, STARTTLS and its TLS, MTA-STS, TLS-RPT, DANE, relay
+
+
+class GroupVerdict(Model):
+    group: Group
+    verdict: Verdict
+
+
+class DomainReport(Model):
+    """One mail domain: its mail and DNS facts, findings, and a verdict per group."""
+
+    domain: str
+    verdict: Verdict
+    error: str | None = Field(default=None, description="Why the domain could not be audited.")
+    groups: list[GroupVerdict] = Field(default_factory=list)
+    mail: MailFacts | None = None
+    dns: DnsFacts | None = None
+    findings: list[Finding] = Field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls, domain: str, mail: MailFacts, dns: DnsFacts, findings: list[Finding]
+    ) -> DomainReport:
+        groups = [
+            GroupVerdict(
+                group=g, verdict=verdict_of(f for f in findings if group_of(f.check_id) is g)
+            )
+            for g in Group
+        ]
+        return cls(
+            domain=domain,
+            verdict=combine(g.verdict for g in groups),
+            groups=groups,
+            mail=mail,
+            dns=dns,
+            findings=findings,
+        )
+
+    @classmethod
+    def failed(cls, domain: str, error: str) -> DomainReport:
+        return cls(domain=domain, verdict=Verdict.ERROR, error=error)
+
+
 class Report(Model):
     schema_version: str = SCHEMA_VERSION
     tool: str = Field(description="tlsaudit and its version.")
@@ -66,7 +136,12 @@ class Report(Model):
     started_at: datetime
     finished_at: datetime
     verdict: Verdict
-    targets: list[TargetReport]
+    targets: list[TargetReport] = Field(default_factory=list, description="tlsaudit scan")
+    domains: list[DomainReport] = Field(default_factory=list, description="tlsaudit domain")
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [t.verdict for t in self.targets] + [d.verdict for d in self.domains]
 
 
 def combine(verdicts: Iterable[Verdict]) -> Verdict:

@@ -9,7 +9,14 @@ from rich.table import Table
 from rich.text import Text
 
 from tlsaudit.models.findings import Finding, Status, Verdict
-from tlsaudit.models.report import EndpointReport, Report, TargetReport
+from tlsaudit.models.report import (
+    DomainReport,
+    EndpointReport,
+    Group,
+    Report,
+    TargetReport,
+    group_of,
+)
 
 # UI strings; CRYPTREC terms stay in Japanese in both languages.
 _UI: dict[str, tuple[str, str]] = {
@@ -33,9 +40,9 @@ _UI: dict[str, tuple[str, str]] = {
     "area.kex": ("Key exchange", "鍵交換"),
     "area.cert": ("Certificates", "サーバ証明書"),
     "area.other": ("Vulnerabilities and other settings", "脆弱性とその他の設定"),
-    "area.mail": ("Mail authentication", "送信ドメイン認証"),
-    "area.transport": ("Mail transport", "メール転送の暗号化"),
-    "area.dns": ("DNS", "DNS"),
+    "group.mail_authentication": ("Mail authentication", "送信ドメイン認証"),
+    "group.mail_transport": ("Mail transport", "メール転送の暗号化"),
+    "group.dns": ("DNS", "DNS"),
 }
 
 VERDICT_STYLE = {
@@ -62,15 +69,6 @@ AREAS = (
     ("tls.cipher", "area.cipher"),
     ("tls.kex", "area.kex"),
     ("cert.", "area.cert"),
-    ("mail.starttls", "area.transport"),
-    ("mail.mx", "area.transport"),
-    ("mail.mtasts", "area.transport"),
-    ("mail.tlsrpt", "area.transport"),
-    ("mail.dane", "area.transport"),
-    ("mail.relay", "area.transport"),
-    ("mail.auth.submission", "area.transport"),
-    ("mail.", "area.mail"),
-    ("dns.", "area.dns"),
 )
 PROBLEMS = (Status.FAIL, Status.WARN, Status.UNKNOWN)
 
@@ -98,6 +96,8 @@ def render_terminal(report: Report, console: Console, lang: str = "en") -> None:
     console.print(header)
     for target in report.targets:
         render_target(target, console, lang)
+    for domain in report.domains:
+        render_domain(domain, console, lang)
     console.print(summary(report, lang))
 
 
@@ -111,6 +111,24 @@ def render_target(target: TargetReport, console: Console, lang: str) -> None:
     if target.findings:
         console.print(findings_table(ui("across", lang), target.findings, lang))
         render_problems(target.findings, console, lang)
+
+
+def render_domain(report: DomainReport, console: Console, lang: str) -> None:
+    """Mail authentication / Mail transport / DNS, each with its verdict and table."""
+    console.rule(Text.assemble(f"{report.domain}  ", verdict_text(report.verdict, lang)))
+    if report.error:
+        console.print(Text(f"{ui('not_scanned', lang)}: {report.error}", style="magenta"))
+        return
+    verdicts = {g.group: g.verdict for g in report.groups}
+    for group in Group:
+        findings = [f for f in report.findings if group_of(f.check_id) is group]
+        title = Text.assemble(
+            (f"{ui(f'group.{group.value}', lang)}  ", "bold"), verdict_text(verdicts[group], lang)
+        )
+        console.print(title)
+        if findings:
+            console.print(findings_table("", findings, lang))
+    render_problems(report.findings, console, lang)
 
 
 def render_endpoint(report: EndpointReport, console: Console, lang: str) -> None:
@@ -187,8 +205,9 @@ def problem_line(f: Finding, lang: str) -> Text:
 
 
 def summary(report: Report, lang: str) -> Text:
-    counts = {v: sum(t.verdict is v for t in report.targets) for v in Verdict}
+    counts = {v: report.verdicts.count(v) for v in Verdict}
     body = ", ".join(
         f"{VERDICT_TEXT[v][1 if lang == 'ja' else 0]} {n}" for v, n in counts.items() if n
     )
-    return Text(f"{ui('summary', lang)}: {len(report.targets)} {ui('target', lang)} — {body}")
+    total = len(report.verdicts)
+    return Text(f"{ui('summary', lang)}: {total} {ui('target', lang)} — {body}")

@@ -113,9 +113,7 @@ def load_trust_anchors(path: Path | None) -> list[TrustAnchor]:
         except OSError as exc:
             raise InputError(f"{path}: cannot read trust anchor: {exc.strerror}") from exc
     try:
-        rrsets = dns.zonefile.read_rrsets(
-            text, rdclass=None, default_ttl=0, origin=dns.name.root
-        )
+        rrsets = dns.zonefile.read_rrsets(text, rdclass=None, default_ttl=0, origin=dns.name.root)
     except dns.exception.DNSException as exc:
         raise InputError(f"{source}: invalid trust anchor: {exc}") from exc
     anchors: dict[dns.name.Name, TrustAnchor] = {}

@@ -150,66 +150,43 @@ def dialogue(
     """
     try:
         with _session(ip, port, timeout, greeting_timeout) as session:
-            transcript = session.transcript
-            first_tls = session.tls(host) if implicit_tls else None
-            greeting = session.reply()
-            if greeting.code != 220:
-                return Observed.of(_facts(greeting, transcript))
-            ehlo = session.command(f"EHLO {helo}")
-            keywords = _keywords(ehlo) if ehlo.code == 250 else []
-            if first_tls is not None:
-                facts = _facts(greeting, transcript, esmtp=ehlo.code == 250)
-                return Observed.of(
-                    facts.model_copy(
-                        update={"tls": Observed.of(first_tls), "extensions_tls": keywords}
-                    )
-                )
-            if ehlo.code != 250:
-                session.command(f"HELO {helo}")
-            return Observed.of(_starttls(session, host, helo, greeting, ehlo, keywords))
+            facts = _converse(session, host, helo, implicit_tls)
     except SmtpError as exc:
         return Observed[SmtpFacts].failed(exc.reason, f"{ip}:{port}: {exc}")
+    return Observed.of(facts.model_copy(update={"transcript": session.transcript}))
 
 
-def _facts(greeting: SmtpReply, transcript: list[str], esmtp: bool = False) -> SmtpFacts:
-    return SmtpFacts(
-        greeting=greeting, esmtp=esmtp, extensions=[], starttls=False, transcript=transcript
-    )
-
-
-def _starttls(
-    session: Session,
-    host: str,
-    helo: str,
-    greeting: SmtpReply,
-    ehlo: SmtpReply,
-    keywords: list[str],
-) -> SmtpFacts:
+def _converse(session: Session, host: str, helo: str, implicit_tls: bool) -> SmtpFacts:
+    first_tls = Observed.of(session.tls(host)) if implicit_tls else None
+    greeting = session.reply()
+    facts = SmtpFacts(greeting=greeting, esmtp=False, extensions=[], starttls=False)
+    if greeting.code != 220:
+        return facts
+    ehlo = session.command(f"EHLO {helo}")
+    keywords = _keywords(ehlo) if ehlo.code == 250 else []
+    if ehlo.code != 250:
+        session.command(f"HELO {helo}")
+    if first_tls is not None:
+        update = {"esmtp": ehlo.code == 250, "tls": first_tls, "extensions_tls": keywords}
+        return facts.model_copy(update=update)
     offered = "STARTTLS" in keywords
-    tls: Observed[TlsSession] | None = None
-    after: list[str] = []
-    if offered:
-        reply = session.command("STARTTLS")
-        if reply.code != 220:
-            tls = Observed[TlsSession].failed(
-                ErrorReason.STARTTLS_FAILED, f"STARTTLS answered {reply.code} {reply.text}"
-            )
-        else:
-            try:
-                tls = Observed.of(session.tls(host))
-                again = session.command(f"EHLO {helo}")
-                after = _keywords(again) if again.code == 250 else []
-            except SmtpError as exc:
-                tls = Observed[TlsSession].failed(exc.reason, str(exc))
-    return SmtpFacts(
-        greeting=greeting,
-        esmtp=ehlo.code == 250,
-        extensions=keywords,
-        starttls=offered,
-        tls=tls,
-        extensions_tls=after,
-        transcript=session.transcript,
+    facts = facts.model_copy(
+        update={"esmtp": ehlo.code == 250, "extensions": keywords, "starttls": offered}
     )
+    if not offered:
+        return facts
+    reply = session.command("STARTTLS")
+    if reply.code != 220:
+        detail = f"STARTTLS answered {reply.code} {reply.text}"
+        tls = Observed[TlsSession].failed(ErrorReason.STARTTLS_FAILED, detail)
+        return facts.model_copy(update={"tls": tls})
+    try:
+        session_tls = Observed.of(session.tls(host))
+        again = session.command(f"EHLO {helo}")
+    except SmtpError as exc:
+        return facts.model_copy(update={"tls": Observed[TlsSession].failed(exc.reason, str(exc))})
+    after = _keywords(again) if again.code == 250 else []
+    return facts.model_copy(update={"tls": session_tls, "extensions_tls": after})
 
 
 def relay_probe(
@@ -240,13 +217,10 @@ def relay_probe(
             if session.command(f"EHLO {helo}").code != 250:
                 session.command(f"HELO {helo}")
             attempts = [_attempt(session, mail_from, rcpt) for mail_from, rcpt in plan]
-            return Observed.of(
-                RelayProbe(
-                    control=attempts[0], attempts=attempts[1:], transcript=session.transcript
-                )
-            )
     except SmtpError as exc:
         return Observed[RelayProbe].failed(exc.reason, f"{ip}:{port}: {exc}")
+    probe = RelayProbe(control=attempts[0], attempts=attempts[1:], transcript=session.transcript)
+    return Observed.of(probe)
 
 
 def _attempt(session: Session, sender: str, recipient: str) -> RelayAttempt:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.smtp import CA_CERT, MailServers
 
 from maildns.conftest import DnsEnv
+from servers.smtp import CA_CERT, MailServers
 from tlsaudit.evaluate.mail import evaluate_mail
 from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts
