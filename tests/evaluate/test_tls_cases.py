@@ -1,10 +1,12 @@
 """Recorded facts judged under the three CRYPTREC profiles (data-driven).
 
 ``facts/*.json`` are TlsFacts recorded by scanning the nginx scenarios of
-``tests/scan_targets.py`` (same names). Each ``cases/*.json`` names one of them, may
-replace parts of it (``set``: ``"a/b/0/c"`` path -> new value), pins ``now``, and gives per
-profile the verdict and the exact, ordered list of findings that do not pass, as
-``[check id, subject, status]``; ``passes`` lists ``[check id, subject]`` that must pass.
+``tests/scan_targets.py`` (same names, ``-`` for ``_``) with ``scan_endpoints`` and the test
+CA as ``--ca-file``, saved with ``model_dump_json(indent=2)``; re-record them when the facts
+model changes. Each ``cases/*.json`` names one of them, may replace parts of it (``set``:
+``"a/b/0/c"`` path -> new value), pins ``now``, and gives per profile the verdict and the
+exact, ordered list of findings that do not pass, as ``[check id, subject, status]``;
+``passes`` lists ``[check id, subject]`` that must pass.
 """
 
 from __future__ import annotations

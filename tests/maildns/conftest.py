@@ -24,16 +24,20 @@ and the apex NS: the SOA ``ns1.<zone>. hostmaster.<zone>.`` serial 1 and NS
 ``ns1``/``ns2`` -> 127.0.0.2/127.0.0.3 are added. The parent's NS + glue for every zone
 come from the zone's own apex NS and in-zone addresses.
 
-Every test under this folder runs with a guard that refuses to send a packet to any
-address outside 127.0.0.0/8.
+The addresses are fixed, so concurrent test sessions take turns: the servers run under
+an exclusive lock (``$TMPDIR/tlsaudit-dns-env.lock``). Every test under this folder runs
+with a guard that refuses to send a packet to any address outside 127.0.0.0/8.
 """
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,8 @@ OPEN_RESOLVER_ZONES = ("openres.test.",)
 """Zones the open resolver also serves (from the same zone file)."""
 DEFAULT_NS = (("ns1", "127.0.0.2"), ("ns2", "127.0.0.3"))
 TTL = 300
+LOCK = Path(tempfile.gettempdir()) / "tlsaudit-dns-env.lock"
+LOCK_WAIT = 600.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,26 @@ def _bogus(ds: str) -> str:
     return " ".join([*fields, digest[::-1]])
 
 
+@contextmanager
+def _exclusive(path: Path, wait: float) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``, waiting up to ``wait`` seconds for it."""
+    deadline = time.monotonic() + wait
+    with path.open("w") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    message = f"{path}: another test session holds the DNS servers"
+                    raise RuntimeError(message) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _loopback_only(address: Any) -> None:
     if isinstance(address, tuple) and address:
         host = str(address[0])
@@ -167,7 +193,11 @@ def loopback_guard() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def dns_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsEnv]:
     """Start every DNS server once for the session; stop them by pid at the end."""
-    workdir = tmp_path_factory.mktemp("dns")
+    with _exclusive(LOCK, LOCK_WAIT):
+        yield from _serve(tmp_path_factory.mktemp("dns"))
+
+
+def _serve(workdir: Path) -> Iterator[DnsEnv]:
     started = time.monotonic()
     mail = sorted(MAIL_ZONES_DIR.glob("*.zone")) if MAIL_ZONES_DIR.is_dir() else []
     children = [load_zone(p) for p in sorted(ZONES_DIR.glob("*.zone")) if p.name != "test.zone"]

@@ -237,26 +237,28 @@ def _consistency(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
     serials = {soa.serial for soa in soas.values()}
     others = {soa.model_copy(update={"serial": 0}) for soa in soas.values()}
     level = rule.level if len(serials) > 1 else rule.other_level if len(others) > 1 else None
-    observed = "; ".join(
-        f"{address}: {soa.serial} {soa.mname} {soa.rname} "
-        f"{soa.refresh} {soa.retry} {soa.expire} {soa.minimum}"
-        for address, soa in soas.items()
-    )
-    yield _agreement(f"{facts.zone} SOA", level, observed, silent if soas else ["no SOA"])
-    ns_sets = {s.address: s.ns_set for s in facts.servers if s.ns_set is not None}
+    shown = {
+        a: f"{s.serial} {s.mname} {s.rname} {s.refresh} {s.retry} {s.expire} {s.minimum}"
+        for a, s in soas.items()
+    }
+    yield _agreement(f"{facts.zone} SOA", level, shown, silent if soas else ["no SOA"])
+    ns_sets = {s.address: " ".join(s.ns_set) for s in facts.servers if s.ns_set is not None}
     if facts.delegation.value is not None:
         parent = facts.delegation.value
-        ns_sets[f"parent {parent.server}"] = sorted(n.lower() for n in parent.ns)
-    level = rule.other_level if len({tuple(v) for v in ns_sets.values()}) > 1 else None
-    observed = "; ".join(f"{address}: {' '.join(v)}" for address, v in ns_sets.items())
-    yield _agreement(f"{facts.zone} NS RRset", level, observed, silent if ns_sets else ["no NS"])
+        ns_sets[f"parent {parent.server}"] = " ".join(sorted(n.lower() for n in parent.ns))
+    level = rule.other_level if len(set(ns_sets.values())) > 1 else None
+    yield _agreement(f"{facts.zone} NS RRset", level, ns_sets, silent if ns_sets else ["no NS"])
 
 
-def _agreement(subject: str, level: Level | None, observed: str, silent: list[str]) -> _Item:
+def _agreement(subject: str, level: Level | None, seen: dict[str, str], silent: list[str]) -> _Item:
     """A difference is judged even when some servers are silent; agreement is not."""
     expected = "the same on every authoritative server"
     if level is None and silent:
         return _Item(subject, expected, None, "; ".join(silent))
+    if level is None:
+        observed = f"{next(iter(seen.values()))} on {', '.join(seen)}"
+    else:
+        observed = "; ".join(f"{where}: {value}" for where, value in seen.items())
     return _Item(subject, expected, (level, observed))
 
 

@@ -232,9 +232,10 @@ class _Walk:
             self._fail(zone, state, f"DNSKEY of {zone}: {answer.detail}")
         sep = [k for k in _typed(rrset, DNSKEY) if k in trusted or _matches(zone, k, usable)]
         if not sep:
-            tags = ", ".join(str(dns.dnssec.key_id(k)) for k in _typed(rrset, DNSKEY))
-            wanted = ", ".join(str(d.key_tag) for d in ds) or "trusted DNSKEY"
-            self._fail(zone, DnssecState.BOGUS, f"no DNSKEY of {zone} ({tags}) matches {wanted}")
+            tags = " ".join(str(dns.dnssec.key_id(k)) for k in _typed(rrset, DNSKEY))
+            wanted = " ".join(str(d.key_tag) for d in ds) or "none"
+            reason = f"no DNSKEY of {zone} (key tags {tags}) matches the DS (key tags {wanted})"
+            self._fail(zone, DnssecState.BOGUS, reason)
         sep_rrset = dns.rrset.from_rdata_list(zone, rrset.ttl, sep)
         self._verify(answer, zone, sep_rrset)
         return rrset

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tlsaudit.evaluate.dnsview import normalise
 from tlsaudit.models.dns import DnsAnswer, DnsStatus
 
@@ -18,7 +20,7 @@ class FakeDns:
 
     def __init__(
         self,
-        txt: dict[str, str | list[str]] | None = None,
+        txt: Mapping[str, str | list[str]] | None = None,
         a: dict[str, str] | None = None,
         mx: dict[str, list[str]] | None = None,
     ) -> None:
