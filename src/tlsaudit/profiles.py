@@ -139,9 +139,9 @@ class Profile(Model):
 
 
 def builtin_dir() -> Path:
-    """The built-in profile folder: installed next to this module (``tlsaudit/profiles/``,
-    a data folder shadowed on import by this module), else ``profiles/`` of a checkout."""
-    installed = Path(str(resources.files("tlsaudit"))) / "profiles"
+    """The built-in profile folder: ``tlsaudit/profile_data/`` when installed, else
+    ``profiles/`` of a source checkout (editable installs)."""
+    installed = Path(str(resources.files("tlsaudit"))) / "profile_data"
     if installed.is_dir():
         return installed
     return Path(__file__).resolve().parents[2] / "profiles"

@@ -228,23 +228,10 @@ def _rrtype99(out: _Out, domain: str, lookup: Lookup) -> None:
 
 def _spf_terms(out: _Out, subject: str, record: spf.SpfRecord) -> None:
     terminal = record.all
-    key = _ALL_CLASS[terminal.qualifier or "+"] if terminal else "missing"
-    if terminal is None and record.redirect is not None:
-        key = ""
-    classes = out.param("mail.spf.all", "classes")
-    if key and isinstance(classes, dict) and key in classes:
-        outcome: Outcome = classes[key]
-        observed = terminal.text if terminal else "no all and no redirect (result neutral)"
-        status = outcome.level.violation if outcome.level else Status.PASS
-        out.add(
-            "mail.spf.all",
-            status,
-            subject=subject,
-            observed=observed,
-            expected="-all or ~all",
-            level=outcome.level,
-            outcome=outcome,
-        )
+    if terminal is not None:
+        _spf_all(out, subject, _ALL_CLASS[terminal.qualifier or "+"], terminal.text)
+    elif record.redirect is None:
+        _spf_all(out, subject, "missing", "no all and no redirect (result neutral)")
     out.check(
         "mail.spf.ptr",
         record.uses_ptr,
@@ -279,6 +266,24 @@ def _spf_terms(out: _Out, subject: str, record: spf.SpfRecord) -> None:
         )
 
 
+def _spf_all(out: _Out, subject: str, key: str, observed: str) -> None:
+    """Judge an ``all`` term by the class table of the ``mail.spf.all`` rule."""
+    classes = out.param("mail.spf.all", "classes")
+    if not isinstance(classes, dict) or key not in classes:
+        return
+    outcome: Outcome = classes[key]
+    status = outcome.level.violation if outcome.level else Status.PASS
+    out.add(
+        "mail.spf.all",
+        status,
+        subject=subject,
+        observed=observed,
+        expected="-all or ~all, and no include that matches every client",
+        level=outcome.level,
+        outcome=outcome,
+    )
+
+
 def _spf_walks(out: _Out, subject: str, walks: list[spf.Walk]) -> None:
     v4, v6 = walks
     errors = [e.detail for w in walks for e in w.errors]
@@ -301,14 +306,7 @@ def _spf_walks(out: _Out, subject: str, walks: list[spf.Walk]) -> None:
         else:
             out.unknown(check_id, subject=subject, expected=expected, reason="; ".join(errors))
     for _, detail in sorted(i for i in issues if i[0] is spf.Problem.PASS_ALL):
-        out.add(
-            "mail.spf.all",
-            Status.FAIL,
-            level=Level.MANDATORY,
-            subject=subject,
-            observed=detail,
-            expected="no include that ends in +all",
-        )
+        _spf_all(out, subject, "pass", detail)
     notes = sorted(d for p, d in issues if p is spf.Problem.UNRESOLVED)
     if any(w.truncated for w in walks):
         notes.append(f"walk stopped after {spf.MAX_QUERIES} queries")
@@ -578,7 +576,7 @@ def _dkim(out: _Out, domain: str, selectors: list[str], lookup: Lookup) -> bool 
     errors = []
     for selector in selectors:
         answer = lookup(f"{selector}._domainkey.{domain}", "TXT")
-        if answer.error is not None and answer.error.reason is not ErrorReason.INVALID_ANSWER:
+        if answer.error is not None:
             errors.append(_error_text(answer))
         keys += [(selector, dkim.parse_dkim(t)) for t in txt(answer) if dkim.looks_like_key(t)]
     subject = f"_domainkey.{domain}"

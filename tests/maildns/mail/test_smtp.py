@@ -14,9 +14,14 @@ HELO = "probe.tlsaudit.test"
 
 def dialogue(ip: str, port: int = 25, *, implicit_tls: bool = False) -> Observed[SmtpFacts]:
     return smtp.dialogue(
-        "mx.example.test", ip, port, helo=HELO, timeout=2.0, greeting_timeout=5.0,
+        "mx.example.test",
+        ip,
+        port,
+        helo=HELO,
+        timeout=2.0,
+        greeting_timeout=5.0,
         implicit_tls=implicit_tls,
-    )  # fmt: skip
+    )
 
 
 def test_starttls_offered_and_completed(mail_servers: MailServers) -> None:
@@ -71,9 +76,15 @@ def test_relay_probe_never_sends_data(
     mail_servers: MailServers, ip: str, domain: str, accepted: bool
 ) -> None:
     probe = smtp.relay_probe(
-        ip, 25, helo=HELO, timeout=2.0, greeting_timeout=5.0, domain=domain,
-        sender="probe@tlsaudit.test", recipient="relay-test@example.test",
-    )  # fmt: skip
+        ip,
+        25,
+        helo=HELO,
+        timeout=2.0,
+        greeting_timeout=5.0,
+        domain=domain,
+        sender="probe@tlsaudit.test",
+        recipient="relay-test@example.test",
+    )
     assert probe.value is not None
     control = probe.value.control
     assert control.recipient == f"postmaster@{domain}"
@@ -82,8 +93,10 @@ def test_relay_probe_never_sends_data(
     codes = [a.reply.code for a in probe.value.attempts if a.reply]
     assert codes == ([250] * 3 if accepted else [554] * 3)
     assert [a.sender for a in probe.value.attempts] == [
-        "probe@tlsaudit.test", "<>", f"postmaster@{domain}",
-    ]  # fmt: skip
+        "probe@tlsaudit.test",
+        "<>",
+        f"postmaster@{domain}",
+    ]
     commands = [
         line[3:].split(":")[0].split()[0]
         for line in probe.value.transcript
