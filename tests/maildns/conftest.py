@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import dns.name
-import dns.rdatatype
 import dns.zone
 import pytest
 

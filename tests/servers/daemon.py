@@ -8,6 +8,7 @@ or the probe keeps failing.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -16,6 +17,14 @@ from pathlib import Path
 
 class DaemonError(RuntimeError):
     """The daemon exited, or never became ready."""
+
+
+def find_binary(name: str, package: str) -> str:
+    """Path of a program on PATH or in the sbin folders; DaemonError names the package."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise DaemonError(f"{name} not found (Debian package {package})")
+    return found
 
 
 class Daemon:

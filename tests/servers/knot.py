@@ -15,7 +15,6 @@ advance and a parent zone can be written complete; knotd then signs on load.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from servers.daemon import Daemon, DaemonError
+from servers.daemon import Daemon, DaemonError, find_binary
 
 ALGORITHM = "ecdsap256sha256"
 
@@ -46,17 +45,6 @@ class Zone:
         return f"{self.name.rstrip('.')}.zone"
 
 
-def find_knotd() -> str | None:
-    return shutil.which("knotd") or shutil.which("knotd", path="/usr/sbin:/usr/local/sbin")
-
-
-def _keymgr() -> str:
-    found = shutil.which("keymgr") or shutil.which("keymgr", path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        raise DaemonError("keymgr not found (Debian package knot-dnssecutils)")
-    return found
-
-
 class KnotServer(Daemon):
     """One knotd serving ``zones`` on ``addresses`` (all on ``port``)."""
 
@@ -69,9 +57,7 @@ class KnotServer(Daemon):
         *,
         port: int = 53,
     ) -> None:
-        binary = find_knotd()
-        if binary is None:
-            raise DaemonError("knotd not found (Debian package knot)")
+        binary = find_binary("knotd", "knot")
         self.root = workdir / name
         self.addresses = list(addresses)
         self.port = port
@@ -114,7 +100,7 @@ class KnotServer(Daemon):
         )
 
     def _keymgr(self, zone: str, *args: str) -> str:
-        command = [_keymgr(), "-c", str(self.config), zone, *args]
+        command = [find_binary("keymgr", "knot"), "-c", str(self.config), zone, *args]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise DaemonError(f"{' '.join(command)} failed: {result.stderr or result.stdout}")

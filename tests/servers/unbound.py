@@ -18,7 +18,6 @@ Unbound answers the reserved ``test.`` itself (a default local zone) unless
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,13 +25,9 @@ import dns.exception
 import dns.message
 import dns.query
 
-from servers.daemon import Daemon, DaemonError
+from servers.daemon import Daemon, find_binary
 
 Address = tuple[str, int]
-
-
-def find_unbound() -> str | None:
-    return shutil.which("unbound") or shutil.which("unbound", path="/usr/sbin:/usr/local/sbin")
 
 
 def _addr(address: Address) -> str:
@@ -58,9 +53,7 @@ class UnboundServer(Daemon):
         """``auth_zones`` maps zone names to zone files served authoritatively (AA) to
         clients; ``local_zones`` maps names to unbound local-zone types; ``trust_anchor``
         (DS or DNSKEY lines) turns validation on."""
-        binary = find_unbound()
-        if binary is None:
-            raise DaemonError("unbound not found (Debian package unbound)")
+        binary = find_binary("unbound", "unbound")
         self.root = workdir / name
         self.root.mkdir(parents=True, exist_ok=True)
         self.interfaces = list(interfaces)

@@ -32,6 +32,7 @@ from tlsaudit.models.dns import (
     NameServer,
     ServerFacts,
     SignatureInfo,
+    name_key,
 )
 from tlsaudit.models.facts import ErrorReason
 from tlsaudit.models.findings import Finding, Level
@@ -52,7 +53,7 @@ class _Item:
     subject: str
     expected: str
     judgement: Judgement | None
-    reason: str | None = None
+    reason: str = "could not determine"
     outcome: Outcome | None = None
 
 
@@ -61,33 +62,27 @@ Check = Callable[[DnsFacts, Rule, datetime], Iterator[_Item]]
 
 def evaluate_dns(facts: DnsFacts, profile: Profile, now: datetime) -> list[Finding]:
     """Every ``dns.*`` finding for one zone."""
-    out = []
-    for check_id, check in CHECKS.items():
-        rule = profile.rules.get(check_id)
-        for item in check(facts, rule, now) if rule is not None else ():
-            if item.judgement is None:
-                reason = item.reason or "could not determine"
-                out.append(
-                    unknown(
-                        profile,
-                        check_id,
-                        subject=item.subject,
-                        expected=item.expected,
-                        reason=reason,
-                    )
-                )
-            else:
-                out.append(
-                    judge(
-                        profile,
-                        check_id,
-                        item.judgement,
-                        subject=item.subject,
-                        expected=item.expected,
-                        outcome=item.outcome,
-                    )
-                )
-    return out
+    return [
+        _finding(profile, check_id, item)
+        for check_id, check in CHECKS.items()
+        if (rule := profile.rules.get(check_id)) is not None
+        for item in check(facts, rule, now)
+    ]
+
+
+def _finding(profile: Profile, check_id: str, item: _Item) -> Finding:
+    if item.judgement is None:
+        return unknown(
+            profile, check_id, subject=item.subject, expected=item.expected, reason=item.reason
+        )
+    return judge(
+        profile,
+        check_id,
+        item.judgement,
+        subject=item.subject,
+        expected=item.expected,
+        outcome=item.outcome,
+    )
 
 
 # --- D1: redundancy -------------------------------------------------------------------
@@ -245,7 +240,7 @@ def _consistency(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
     ns_sets = {s.address: " ".join(s.ns_set) for s in facts.servers if s.ns_set is not None}
     if facts.delegation.value is not None:
         parent = facts.delegation.value
-        ns_sets[f"parent {parent.server}"] = " ".join(sorted(n.lower() for n in parent.ns))
+        ns_sets[f"parent {parent.server}"] = " ".join(sorted(name_key(n) for n in parent.ns))
     level = rule.other_level if len(set(ns_sets.values())) > 1 else None
     yield _agreement(f"{facts.zone} NS RRset", level, ns_sets, silent if ns_sets else ["no NS"])
 
@@ -304,7 +299,7 @@ def _caa(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
         observed = f"lookup fails ({error.detail}): CAs must refuse to issue"
         yield _Item(subject, expected, (rule.other_level, observed))
     elif error is not None or caa is None:
-        yield _Item(subject, expected, None, describe_error(error) if error else None)
+        yield _Item(subject, expected, None, describe_error(error) if error else "not scanned")
     elif caa.owner is None:
         yield _Item(subject, expected, (rule.level, "no CAA record: any CA may issue"))
     else:

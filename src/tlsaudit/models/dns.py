@@ -138,13 +138,6 @@ class DnsAnswer(Model):
         error = self.error
         return error.detail if error is not None else self.status.value
 
-    def observed(self) -> Observed[list[str]]:
-        """The records (empty when absent), or the error."""
-        error = self.error
-        if error is not None:
-            return Observed[list[str]](error=error)
-        return Observed[list[str]].of(self.records)
-
     def rdatas(self) -> list[dns.rdata.Rdata]:
         """The answer records as dnspython rdata objects."""
         rdtype = dns.rdatatype.from_text(self.rdtype)

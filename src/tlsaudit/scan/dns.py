@@ -17,13 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
+from itertools import islice
 from pathlib import Path
 
+import dns.exception
 import dns.name
 import dns.rdatatype
 import dns.rdtypes.ANY.CAA
 import dns.version
 
+from tlsaudit.errors import InputError
 from tlsaudit.models.dns import (
     CaaFacts,
     CaaRecord,
@@ -61,9 +64,11 @@ class DnsOptions(ScanOptions):
 def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
     """Observe the zone of ``domain`` (the domain itself when it is a zone apex)."""
     scanned_at = datetime.now(UTC)
-    name = dns.name.from_text(domain).to_text()
-    apex = lookup(name, "SOA", options, want_dnssec=True)
-    zone = _zone_of(apex)
+    try:
+        name = dns.name.from_text(domain).to_text()
+    except dns.exception.DNSException as exc:
+        raise InputError(f"{domain}: not a domain name ({exc})") from exc
+    zone, apex = _find_zone(name, options)
     child_ns = lookup(zone, "NS", options)
     delegation = _delegation(zone, options)
     nameservers = _nameservers(delegation, child_ns, options)
@@ -88,6 +93,17 @@ def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
     )
 
 
+def _find_zone(name: str, options: DnsOptions) -> tuple[str, DnsAnswer]:
+    """The apex of the zone holding ``name`` (an alias's own zone, not its target's), and
+    the resolver's SOA answer (with DO) when that apex is ``name`` itself."""
+    current = dns.name.from_text(name)
+    while True:
+        answer = lookup(current.to_text(), "SOA", options, want_dnssec=True)
+        if answer.canonical_name is None or current == dns.name.root:
+            return _zone_of(answer), answer
+        current = current.parent()
+
+
 def _zone_of(soa: DnsAnswer) -> str:
     """The apex of the zone holding the name: the SOA owner (answer or authority)."""
     if soa.ok:
@@ -105,43 +121,47 @@ def _delegation(zone: str, options: DnsOptions) -> Observed[Delegation]:
     parent_ns = lookup(parent, "NS", options)
     if not parent_ns.ok:
         return _failed(parent_ns, f"NS of the parent zone {parent}")
-    addresses = [a for ns in parent_ns.records for a in lookup(ns, "A", options).records]
+    addresses = (a for ns in parent_ns.records for a in lookup(ns, "A", options).records)
     last: DnsAnswer | None = None
-    for address in addresses[:PARENT_SERVERS_TRIED]:
+    for address in islice(addresses, PARENT_SERVERS_TRIED):
         last = query_server(
             zone, "NS", address, tcp=False, recursion=False, timeout=options.timeout
         )
         referral = last.status is DnsStatus.REFERRAL
-        if not (referral or (last.ok and last.aa)):
-            continue
-        section = parse_rrsets(last.authority if referral else [])
-        ns = (
-            sorted(r.to_text() for rrset in section if rrset.name == name for r in rrset)
-            if referral
-            else sorted(last.records)
-        )
-        glue: dict[str, list[str]] = {}
-        for rrset in parse_rrsets(last.additional):
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                glue.setdefault(rrset.name.to_text(), []).extend(r.to_text() for r in rrset)
-        delegation = Delegation(
-            parent_zone=parent, server=address, referral=referral, ns=ns, glue=glue
-        )
-        return Observed[Delegation].of(delegation)
+        if referral or (last.ok and last.aa):
+            return Observed[Delegation].of(_parent_view(parent, name, last, referral))
     if last is None:
         return Observed[Delegation].failed(
-            ErrorReason.NAME_RESOLUTION, f"no address for the servers of {parent}"
+            ErrorReason.NAME_RESOLUTION, f"no IPv4 address for the servers of {parent}"
         )
     return _failed(last, f"delegation of {zone} from {parent}")
 
 
+def _parent_view(parent: str, zone: dns.name.Name, answer: DnsAnswer, referral: bool) -> Delegation:
+    """NS names and glue from a parent server's referral (or authoritative NS answer)."""
+    if referral:
+        ns = [
+            r.to_text()
+            for rrset in parse_rrsets(answer.authority)
+            if rrset.name == zone and rrset.rdtype == dns.rdatatype.NS
+            for r in rrset
+        ]
+    else:
+        ns = answer.records
+    glue: dict[str, list[str]] = {}
+    for rrset in parse_rrsets(answer.additional):
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            glue.setdefault(rrset.name.to_text(), []).extend(r.to_text() for r in rrset)
+    assert answer.server is not None
+    return Delegation(
+        parent_zone=parent, server=answer.server, referral=referral, ns=sorted(ns), glue=glue
+    )
+
+
 def _failed(answer: DnsAnswer, what: str) -> Observed[Delegation]:
     error = answer.error
-    if error is None:
-        return Observed[Delegation].failed(
-            ErrorReason.INVALID_ANSWER, f"{what}: {answer.status.value}"
-        )
-    return Observed[Delegation].failed(error.reason, f"{what}: {error.detail}")
+    reason = error.reason if error else ErrorReason.INVALID_ANSWER
+    return Observed[Delegation].failed(reason, f"{what}: {answer.detail}")
 
 
 def _nameservers(

@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import dns.name
 
@@ -32,6 +33,8 @@ from tlsaudit.scan.tls import scan_endpoints
 MAX_POLICY = 65536
 """Largest MTA-STS policy body read (RFC 8461 lets senders cap it)."""
 IMPLICIT_TLS_PORTS = frozenset({465})
+MAX_PARALLEL_HOSTS = 8
+"""MX hosts probed at the same time (each host sees one connection at a time)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def scan_mail(domain: str, options: MailOptions, *, cache: MxCache | None = None
     hosts = _mx_hosts(name, dns_)
     policy = _policy(name, dns_, options.scan)
     cache = cache or MxCache()
-    mx = _probe_mx(name, hosts, dns_, options, cache)
+    mx = _probe_mx(name, hosts, options, cache)
     submission_hosts = list(options.submission_hosts) or [h.name for h in mx]
     submission = _probe_submission(submission_hosts, dns_, options)
     return MailFacts(
@@ -153,8 +156,14 @@ def _records(domain: str, dns_: _Recorder, options: MailOptions) -> None:
     dns_(f"_smtp._tls.{domain}", "TXT")
 
 
-def _mx_hosts(domain: str, dns_: _Recorder) -> list[tuple[int, str, list[str]]]:
-    """(preference, host, addresses) for each MX target, after its CNAME/A/AAAA/TLSA questions."""
+class _Target(NamedTuple):
+    preference: int
+    host: str
+    addresses: list[str]
+
+
+def _mx_hosts(domain: str, dns_: _Recorder) -> list[_Target]:
+    """Each MX target with its addresses, after its CNAME, A, AAAA and TLSA questions."""
     answer = dns_(domain, "MX")
     out = []
     seen = set()
@@ -167,35 +176,31 @@ def _mx_hosts(domain: str, dns_: _Recorder) -> list[tuple[int, str, list[str]]]:
         dns_(host, "CNAME")
         addresses = [a for t in ("A", "AAAA") for a in dns_(host, t).records]
         dns_(f"_25._tcp.{host}", "TLSA")
-        out.append((int(preference), host, addresses))
+        out.append(_Target(int(preference), host, addresses))
     return out
 
 
 def _probe_mx(
-    domain: str,
-    hosts: list[tuple[int, str, list[str]]],
-    dns_: _Recorder,
-    options: MailOptions,
-    cache: MxCache,
+    domain: str, targets: list[_Target], options: MailOptions, cache: MxCache
 ) -> list[MxHost]:
-    """SMTP dialogue (and relay probe) per address, one host per thread; then TLS scans."""
+    """SMTP dialogue (and relay probe) per address, hosts in parallel but each host's
+    addresses one connection at a time; then the TLS scans."""
 
-    def probe(host: str, addresses: list[str]) -> list[MxAddress]:
-        out = []
-        for ip in addresses:
-            cached = cache.get(host, ip, options)
-            out.append(cached or _probe_address(domain, host, ip, options))
-        return out
+    def probe(target: _Target) -> list[MxAddress]:
+        return [
+            cache.get(target.host, ip, options) or _probe_address(domain, target.host, ip, options)
+            for ip in target.addresses
+        ]
 
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        probed = list(pool.map(lambda h: probe(h[1], h[2]), hosts))
-    probed = _scan_tls(hosts, probed, options, cache)
-    for (_, host, _), addresses in zip(hosts, probed, strict=True):
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_HOSTS, len(targets) or 1)) as pool:
+        dialogues = list(pool.map(probe, targets))
+    probed = _scan_tls(targets, dialogues, options)
+    for target, addresses in zip(targets, probed, strict=True):
         for address in addresses:
-            cache.put(host, address, options)
+            cache.put(target.host, address, options)
     return [
-        MxHost(name=host, preference=preference, addresses=addresses)
-        for (preference, host, _), addresses in zip(hosts, probed, strict=True)
+        MxHost(name=t.host, preference=t.preference, addresses=addresses)
+        for t, addresses in zip(targets, probed, strict=True)
     ]
 
 
@@ -226,17 +231,14 @@ def _probe_address(domain: str, host: str, ip: str, options: MailOptions) -> MxA
 
 
 def _scan_tls(
-    hosts: list[tuple[int, str, list[str]]],
-    probed: list[list[MxAddress]],
-    options: MailOptions,
-    cache: MxCache,
+    targets: list[_Target], probed: list[list[MxAddress]], options: MailOptions
 ) -> list[list[MxAddress]]:
     """Scan, in one batch, every address whose STARTTLS handshake worked (not yet scanned)."""
     if not options.tls_scan:
         return probed
     wanted = [
-        (i, j, Endpoint(host=host, port=a.port, ip=a.ip, sni=host, starttls="smtp", https=False))
-        for i, ((_, host, _), addresses) in enumerate(zip(hosts, probed, strict=True))
+        (i, j, _endpoint(target.host, a))
+        for i, (target, addresses) in enumerate(zip(targets, probed, strict=True))
         for j, a in enumerate(addresses)
         if a.tls is None and a.smtp.value and a.smtp.value.tls and a.smtp.value.tls.value
     ]
@@ -245,6 +247,12 @@ def _scan_tls(
     for (i, j, _), tls in zip(wanted, facts, strict=True):
         out[i][j] = out[i][j].model_copy(update={"tls": tls})
     return out
+
+
+def _endpoint(host: str, address: MxAddress) -> Endpoint:
+    return Endpoint(
+        host=host, port=address.port, ip=address.ip, sni=host, starttls="smtp", https=False
+    )
 
 
 def _probe_submission(hosts: list[str], dns_: _Recorder, options: MailOptions) -> list[Submission]:

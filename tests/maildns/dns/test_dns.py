@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from maildns.conftest import DnsEnv
+from maildns.dns.conftest import FAIL, INFO, PASS, UNKNOWN, WARN
+from tlsaudit.errors import InputError
 from tlsaudit.evaluate.dns import evaluate_dns
 from tlsaudit.models.dns import DnsFacts, DnssecState, DnsStatus
 from tlsaudit.models.findings import Finding, Status
-from tlsaudit.profiles import Profile, load_profile
+from tlsaudit.profiles import Profile
 from tlsaudit.scan.dns import scan_dns
 from tlsaudit.scan.dnsquery import query_server
 
@@ -38,26 +40,7 @@ ZONES = (
     "openres.test.",
 )
 
-PASS, FAIL, WARN, INFO, UNKNOWN = (
-    Status.PASS,
-    Status.FAIL,
-    Status.WARN,
-    Status.INFO,
-    Status.UNKNOWN,
-)
 Result = dict[tuple[str, str], Status]
-
-
-def dns_profile(folder: Path) -> Profile:
-    """A profile with only the DNS rule set, as the CRYPTREC profiles include it."""
-    path = folder / "dns-only.toml"
-    path.write_text('id = "dns-only"\nname = "DNS"\nversion = "test"\ninclude = ["rules-dns"]\n')
-    return load_profile(path)
-
-
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
-    return dns_profile(tmp_path_factory.mktemp("profile"))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +50,8 @@ def scanned(dns_env: DnsEnv) -> dict[str, DnsFacts]:
     if os.environ.get("TLSAUDIT_RECORD_DNS"):
         DATA.mkdir(exist_ok=True)
         for zone in RECORDED:
-            (DATA / f"{zone}json").write_text(facts[zone].model_dump_json(indent=1) + "\n")
+            text = facts[zone].model_dump_json(indent=1, exclude_defaults=True)
+            (DATA / f"{zone}json").write_text(text + "\n")
     return facts
 
 
@@ -215,3 +199,16 @@ def test_unbound_rejects_bogus_zone(dns_env: DnsEnv) -> None:
 def test_facts_round_trip(scanned: dict[str, DnsFacts]) -> None:
     for facts in scanned.values():
         assert DnsFacts.model_validate_json(facts.model_dump_json()) == facts
+
+
+def test_name_inside_a_zone_scans_its_zone(dns_env: DnsEnv) -> None:
+    """A host name (here an alias) is judged by its zone; CAA climbs to the zone apex."""
+    facts = scan_dns("alias.good-dns.test", dns_env.options())
+    assert (facts.domain, facts.zone) == ("alias.good-dns.test.", "good-dns.test.")
+    assert facts.caa.value is not None
+    assert facts.caa.value.owner == "good-dns.test."
+
+
+def test_invalid_domain_is_an_input_error(dns_env: DnsEnv) -> None:
+    with pytest.raises(InputError, match="not a domain name"):
+        scan_dns("bad..name", dns_env.options())

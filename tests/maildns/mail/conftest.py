@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,7 +77,3 @@ def by_check(findings: list[Finding], check_id: str) -> list[Finding]:
 
 def statuses(findings: list[Finding], check_id: str) -> list[str]:
     return [f.status.value for f in by_check(findings, check_id)]
-
-
-def here() -> Path:
-    return Path(__file__).resolve().parent

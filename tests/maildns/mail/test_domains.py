@@ -124,6 +124,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
         {"tls_scan": True},
         [
             ("mail.mtasts", "fail", "not covered: mx.sts-mismatch.test"),
+            ("mail.dane", "info", "no TLSA records"),
             ("cert.hostname", "fail", "mx.sts-mismatch.test:25"),
             ("mail.tlsrpt", "warn", "no TLS-RPT record"),
         ],

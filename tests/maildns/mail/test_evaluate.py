@@ -162,3 +162,14 @@ def test_absent_records_are_judged(mail_profile: Profile, status: DnsStatus) -> 
     assert statuses(findings, "mail.mtasts") == ["info"]
     [present] = by_check(findings, "mail.dmarc.present")
     assert present.level is Level.MANDATORY
+
+
+def test_mta_sts_enforce_needs_starttls_on_every_mx(audit: Audit, mail_profile: Profile) -> None:
+    sts, _ = audit("sts-enforce.test")
+    plain, _ = audit("nostarttls.test")
+    [host] = sts.mx
+    address = host.addresses[0].model_copy(update={"smtp": plain.mx[0].addresses[0].smtp})
+    facts = sts.model_copy(update={"mx": [host.model_copy(update={"addresses": [address]})]})
+    [finding] = by_check(evaluate_mail(facts, mail_profile, NOW), "mail.mtasts")
+    assert finding.status is Status.FAIL
+    assert "mx.sts-enforce.test (127.0.0.27): no STARTTLS" in finding.observed
