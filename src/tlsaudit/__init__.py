@@ -8,11 +8,11 @@ Public API::
 
 __version__ = "0.1.0"
 
-from tlsaudit.models.facts import TlsFacts  # noqa: E402
-from tlsaudit.models.findings import Finding, Status, Verdict  # noqa: E402
-from tlsaudit.models.report import Report, TargetReport  # noqa: E402
-from tlsaudit.profiles import Profile, load_profile  # noqa: E402
-from tlsaudit.runner import audit, judge_target  # noqa: E402
+from tlsaudit.models.facts import TlsFacts
+from tlsaudit.models.findings import Finding, Status, Verdict
+from tlsaudit.models.report import Report, TargetReport
+from tlsaudit.profiles import Profile, load_profile
+from tlsaudit.runner import audit, judge_target
 
 __all__ = [
     "Finding",
