@@ -175,3 +175,11 @@ def test_demo_runs_offline() -> None:
     document = json.loads(out)
     validate(document)
     assert [t["verdict"] for t in document["targets"]] == ["pass", "fail"]
+
+
+def test_ca_file_without_certificates_is_a_usage_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    code, _, err = run("scan", f"127.0.0.1:{CLOSED_PORT}", "--ca-file", str(bogus))
+    assert code == 2
+    assert str(bogus) in err

@@ -13,8 +13,12 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from scan_targets import CA_CERT, CERTS_DIR
+from servers.proxy import CountingProxy
 from tlsaudit.cli import app
+from tlsaudit.models.facts import Endpoint
 from tlsaudit.render.json import committed_schema
+from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.tls import scan_endpoints
 
 
 class _Sink:
@@ -68,3 +72,17 @@ def test_starttls_to_a_silent_port_is_an_error() -> None:
     facts = document["targets"][0]["endpoints"][0]["facts"]
     assert facts["connectivity"]["reason"] in ("starttls_failed", "timeout")
     assert result.exit_code == 3
+
+
+@pytest.mark.parametrize(("limit", "polite"), [(1, True), (5, False)])
+def test_connections_per_server(smtp_port: int, limit: int, polite: bool) -> None:
+    """Mail servers are scanned one connection at a time (the mail scan sets limit 1)."""
+    proxy = CountingProxy(smtp_port)
+    endpoint = Endpoint(
+        host="localhost", port=proxy.port, ip="127.0.0.1", sni="localhost", starttls="smtp",
+        https=False,
+    )  # fmt: skip
+    [facts] = scan_endpoints([endpoint], ScanOptions(ca_file=CA_CERT, connections_per_server=limit))
+    assert facts.connectivity is None
+    assert proxy.connections > 100  # a full scan: one connection per cipher suite, etc.
+    assert (proxy.peak == 1) is polite, proxy.peak

@@ -113,8 +113,11 @@ def scan(
     except TlsauditError as exc:
         fatal(str(exc))
     options = ScanOptions(ca_file=ca_file, timeout=timeout)
-    with scanning_status(len(targets)) as progress:
-        report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
+    try:
+        with scanning_status(len(targets)) as progress:
+            report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
+    except TlsauditError as exc:  # e.g. a --ca-file that holds no certificate
+        fatal(str(exc))
     emit(report, output_format, output, lang)
     raise typer.Exit(exit_code(report))
 
@@ -224,8 +227,13 @@ def domain(
     dns_options = DnsOptions(
         ca_file=ca_file, timeout=timeout, resolver=address, trust_anchor=trust_anchor
     )
-    with scanning_status(len(domains)):
-        report = audit_domains(domains, loaded, mail_options=mail_options, dns_options=dns_options)
+    try:
+        with scanning_status(len(domains)):
+            report = audit_domains(
+                domains, loaded, mail_options=mail_options, dns_options=dns_options
+            )
+    except TlsauditError as exc:
+        fatal(str(exc))
     emit(report, output_format, output, lang)
     raise typer.Exit(exit_code(report))
 

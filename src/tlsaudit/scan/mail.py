@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -242,7 +242,8 @@ def _scan_tls(
         for j, a in enumerate(addresses)
         if a.tls is None and a.smtp.value and a.smtp.value.tls and a.smtp.value.tls.value
     ]
-    facts = scan_endpoints([endpoint for _, _, endpoint in wanted], options.scan)
+    polite = replace(options.scan, connections_per_server=1)  # one connection at a time per MX
+    facts = scan_endpoints([endpoint for _, _, endpoint in wanted], polite)
     out = [list(addresses) for addresses in probed]
     for (i, j, _), tls in zip(wanted, facts, strict=True):
         out[i][j] = out[i][j].model_copy(update={"tls": tls})

@@ -14,3 +14,5 @@ class ScanOptions:
     """Per-connection network timeout in seconds."""
     resolver: tuple[str, int] | None = None
     """DNS resolver (address, port) for every lookup; None = the system resolver."""
+    connections_per_server: int = 5
+    """TLS connections open at once to one endpoint (mail servers get 1: be polite)."""

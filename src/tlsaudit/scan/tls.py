@@ -159,7 +159,7 @@ def scan_endpoints(
         if on_done is not None:
             on_done(result)
 
-    scanner = Scanner()
+    scanner = Scanner(per_server_concurrent_connections_limit=options.connections_per_server)
     scanner.queue_scans(requests)
     with ThreadPoolExecutor(max_workers=_PROBE_WORKERS) as pool:
         # Unreachable endpoints may need a probe of their own; run those off the result loop.
