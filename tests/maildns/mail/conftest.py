@@ -30,14 +30,9 @@ def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServe
 
 
 @pytest.fixture(scope="session")
-def mail_profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
-    """The default TLS profile with the mail rule set included."""
-    path = tmp_path_factory.mktemp("profile") / "mail-test.toml"
-    path.write_text(
-        'id = "mail-test"\nname = "mail test"\nversion = "1"\n'
-        'extends = "cryptrec-high"\ninclude = ["rules-mail"]\n'
-    )
-    return load_profile(path)
+def mail_profile() -> Profile:
+    """The default profile (it includes the mail rule set)."""
+    return load_profile("cryptrec-high")
 
 
 @pytest.fixture(scope="session")

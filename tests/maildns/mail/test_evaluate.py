@@ -70,7 +70,7 @@ def _strict(tmp_path: Path) -> Profile:
     path = tmp_path / "strict.toml"
     path.write_text(
         'id = "strict-mail"\nname = "strict"\nversion = "1"\n'
-        'extends = "cryptrec-high"\ninclude = ["rules-mail"]\n'
+        'extends = "cryptrec-high"\n'
         '[rules."mail.dmarc.policy".classes]\nnone = { level = "mandatory" }\n'
         '[rules."mail.starttls"]\nlevel = "mandatory"\n'
     )
