@@ -31,17 +31,20 @@ class CountingProxy:
         self._loop.run_forever()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A connection counts as open until the client closes its side."""
         self.connections += 1
         self.open += 1
         self.peak = max(self.peak, self.open)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
-            writer.close()
-        else:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
             self.open -= 1
+            writer.close()
+            return
+        back = asyncio.ensure_future(_pipe(up_reader, writer))
+        await _pipe(reader, up_writer)
+        self.open -= 1
+        await back
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
