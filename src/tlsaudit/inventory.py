@@ -95,7 +95,7 @@ def _split_host_port(raw: str, rest: str) -> tuple[str, int | None]:
         raise InputError(f"{raw!r}: port must be between 1 and 65535")
     if netloc.startswith("["):
         return _address(host, repr(raw)), port
-    if _is_ip(host):
+    if is_ip(host):
         return host, port
     if not is_hostname(host):
         raise InputError(f"{raw!r}: {host!r} is not a valid host name")
@@ -109,7 +109,7 @@ def _address(text: str, where: str) -> str:
         raise InputError(f"{where}: not an IP address") from None
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -138,11 +138,11 @@ def resolve(target: Target) -> list[Endpoint]:
     """Every address the target's name resolves to (IPv4 and IPv6), one endpoint each."""
     if target.ip is not None:
         addresses = [target.ip]
-    elif _is_ip(target.host):
+    elif is_ip(target.host):
         addresses = [target.host]
     else:
         addresses = _lookup(target.host, target.port)
-    sni = target.sni or (None if _is_ip(target.host) else target.host)
+    sni = target.sni or (None if is_ip(target.host) else target.host)
     return [
         Endpoint(
             host=target.host,

@@ -24,6 +24,7 @@ from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import 
     TrustStoresRepository,
 )
 
+from tlsaudit.curves import normalise_curve
 from tlsaudit.errors import InputError
 from tlsaudit.models.facts import (
     AcceptedSuite,
@@ -38,7 +39,6 @@ from tlsaudit.models.facts import (
     Robot,
     TlsFacts,
 )
-from tlsaudit.scan.certs import normalise_curve
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import COVERAGE, ENGINE, _ffdhe_primes, scan_endpoints
 

@@ -56,6 +56,7 @@ def violation(
     subject: str,
     observed: str,
     expected: str,
+    reason: str | None = None,
     level: Level | None = None,
     outcome: Outcome | None = None,
 ) -> Finding:
@@ -69,6 +70,7 @@ def violation(
         subject=subject,
         observed=observed,
         expected=expected,
+        reason=reason,
         level=effective,
         outcome=outcome,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tlsaudit.evaluate.base import finding
+from tlsaudit.evaluate.base import finding, violation
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.findings import Finding, Level, Status
 from tlsaudit.profiles import Outcome, Profile
@@ -57,20 +57,19 @@ class Collector:
         level: Level | None = None,
     ) -> None:
         """Pass, or the status of ``level`` (default: the rule's level)."""
-        rule = self.profile.rules.get(check_id)
-        if rule is None:
-            return
-        effective = level or rule.level
-        status = effective.violation if violated else Status.PASS
-        self.add(
-            check_id,
-            status,
-            subject=subject,
-            observed=observed,
-            expected=expected,
-            reason=reason,
-            level=effective,
-        )
+        if check_id in self.profile.rules:
+            self.items.append(
+                violation(
+                    self.profile,
+                    check_id,
+                    violated,
+                    subject=subject,
+                    observed=observed,
+                    expected=expected,
+                    reason=reason,
+                    level=level,
+                )
+            )
 
     def unknown(self, check_id: str, *, subject: str, expected: str, reason: str) -> None:
         self.add(

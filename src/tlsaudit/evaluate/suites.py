@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from tlsaudit.curves import normalise_curve
+
 SuiteClass = Literal[
     "pfs-aead", "pfs-aead-short-tag", "pfs-cbc", "pfs-cbc-sha1", "rsa-kx", "3des", "forbidden"
 ]
@@ -178,15 +180,6 @@ class Group:
     bits: int | None
 
 
-_GROUP_ALIASES = {
-    "prime192v1": "secp192r1",
-    "prime256v1": "secp256r1",
-    "p-256": "secp256r1",
-    "p-384": "secp384r1",
-    "p-521": "secp521r1",
-    "x25519": "X25519",
-    "x448": "X448",
-}
 _GROUP_BITS = {"X25519": 256, "X448": 448}
 _GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)(\d+)", re.IGNORECASE)
 
@@ -194,7 +187,7 @@ _GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)(\d+)", re.IGNORECASE
 def parse_group(name: str) -> Group:
     """Canonical name and size of a named group or curve (prime256v1 = P-256 = secp256r1);
     the size of an unknown kind (e.g. an ML-KEM hybrid) is None."""
-    canonical = _GROUP_ALIASES.get(name.lower(), name)
+    canonical = normalise_curve(name)
     match = _GROUP_SIZE_RE.match(canonical)
     bits = int(match[1]) if match else _GROUP_BITS.get(canonical)
     if canonical.lower().startswith("ffdhe"):

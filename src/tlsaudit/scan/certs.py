@@ -17,6 +17,7 @@ from sslyze.plugins.certificate_info._cert_chain_analyzer import (
 from sslyze.plugins.certificate_info.implementation import CertificateInfoScanResult
 from sslyze.plugins.certificate_info.trust_stores.trust_store import PathValidationResult
 
+from tlsaudit.curves import normalise_curve
 from tlsaudit.models.facts import (
     CertificateDeployment,
     CertificateFacts,
@@ -24,29 +25,6 @@ from tlsaudit.models.facts import (
     KeyInfo,
     TrustResult,
 )
-
-_CURVE_ALIASES = {
-    "prime192v1": "secp192r1",
-    "p-192": "secp192r1",
-    "p-224": "secp224r1",
-    "prime256v1": "secp256r1",
-    "p-256": "secp256r1",
-    "p-384": "secp384r1",
-    "p-521": "secp521r1",
-    "x25519": "X25519",
-    "x448": "X448",
-    "brainpoolp256r1": "brainpoolP256r1",
-    "brainpoolp384r1": "brainpoolP384r1",
-    "brainpoolp512r1": "brainpoolP512r1",
-}
-
-
-def normalise_curve(name: str) -> str:
-    """Canonical curve name: SECG names (secp256r1), ``X25519``/``X448``, brainpoolP256r1."""
-    lowered = name.lower()
-    if lowered in _CURVE_ALIASES:
-        return _CURVE_ALIASES[lowered]
-    return lowered if lowered.startswith(("secp", "sect")) else name
 
 
 def certificate_info(

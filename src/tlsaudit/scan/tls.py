@@ -8,7 +8,6 @@ so one failed command never hides the others.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import math
 import socket
 import ssl
@@ -58,7 +57,9 @@ from sslyze.scanner.scan_command_attempt import (
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
+from tlsaudit.curves import normalise_curve
 from tlsaudit.errors import InputError
+from tlsaudit.inventory import is_ip
 from tlsaudit.models.facts import (
     AcceptedSuite,
     Endpoint,
@@ -74,7 +75,7 @@ from tlsaudit.models.facts import (
     Robot,
     TlsFacts,
 )
-from tlsaudit.scan.certs import certificate_info, normalise_curve
+from tlsaudit.scan.certs import certificate_info
 from tlsaudit.scan.options import ScanOptions
 
 ENGINE = f"sslyze {sslyze_version}"
@@ -416,7 +417,7 @@ def _hsts_header(result: HttpHeadersScanResult) -> Hsts | None:
 
 def _endpoint_notes(endpoint: Endpoint, protocols: list[ProtocolFacts]) -> list[str]:
     notes = []
-    if endpoint.sni is None and _is_ip(endpoint.host):
+    if endpoint.sni is None and is_ip(endpoint.host):
         notes.append(
             f"The target is an IP address; sslyze sends {endpoint.host} as the SNI name"
             " (RFC 6066 allows only host names), so a server that picks its certificate by"
@@ -435,14 +436,6 @@ def _endpoint_notes(endpoint: Endpoint, protocols: list[ProtocolFacts]) -> list[
             + ", ".join(keyless)
         )
     return notes
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _unreachable_facts(
