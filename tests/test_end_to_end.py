@@ -147,3 +147,23 @@ def test_unreachable_is_an_error_not_a_verdict(
         assert facts.connectivity.reason is reason
     report = judge_target(name, [facts], load_profile(HIGH), NOW)
     assert report.verdict is Verdict.ERROR
+
+
+def test_addresses_of_one_name_that_differ_are_reported(scanned: dict[str, TlsFacts]) -> None:
+    """Two addresses of one name (here: the good server, and the CBC server as if at ::1)."""
+    cbc = scanned["cbc"]
+    at_v6 = cbc.model_copy(update={"endpoint": cbc.endpoint.model_copy(update={"ip": "::1"})})
+    report = judge_target("www", [scanned["good"], at_v6], load_profile(HIGH), NOW)
+    differences = [f for f in report.findings if f.check_id == "ipv6.consistency"]
+    warned = {f.subject.split(" ", 1)[1] for f in differences if f.status is Status.WARN}
+    passed = {f.subject.split(" ", 1)[1] for f in differences if f.status is Status.PASS}
+    assert {"cipher suites", "leaf certificates"} <= warned, differences  # ECDSA+RSA vs RSA
+    assert "protocol versions" in passed, differences
+    assert any("::1 also has" in f.observed and "CBC" in f.observed for f in differences)
+    assert report.verdict is Verdict.FAIL  # the CBC address fails on its own
+
+
+def test_same_configuration_at_two_addresses_is_consistent(scanned: dict[str, TlsFacts]) -> None:
+    report = judge_target("www", [scanned["good"], scanned["good"]], load_profile(HIGH), NOW)
+    assert {f.status for f in report.findings if f.check_id == "ipv6.consistency"} == {P}
+    assert report.verdict is Verdict.PASS
