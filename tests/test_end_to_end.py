@@ -159,7 +159,7 @@ def test_addresses_of_one_name_that_differ_are_reported(scanned: dict[str, TlsFa
     passed = {f.subject.split(" ", 1)[1] for f in differences if f.status is Status.PASS}
     assert {"cipher suites", "leaf certificates"} <= warned, differences  # ECDSA+RSA vs RSA
     assert "protocol versions" in passed, differences
-    assert any("::1 also has" in f.observed and "CBC" in f.observed for f in differences)
+    assert any("[::1] also has" in f.observed and "CBC" in f.observed for f in differences)
     assert report.verdict is Verdict.FAIL  # the CBC address fails on its own
 
 
