@@ -22,7 +22,7 @@ from tlsaudit.models.report import (
 _UI: dict[str, tuple[str, str]] = {
     "profile": ("Profile", "プロファイル"),
     "verdict": ("Verdict", "判定"),
-    "target": ("Target", "対象"),
+    "target": ("target(s)", "件"),
     "endpoint": ("Endpoint", "接続先"),
     "status": ("Status", "結果"),
     "check": ("Check", "検査項目"),
