@@ -18,7 +18,7 @@ from tlsaudit.evaluate.mail import evaluate_mail
 from tlsaudit.inventory import is_hostname
 from tlsaudit.models.dns import DnsFacts
 from tlsaudit.models.mail import MailFacts
-from tlsaudit.models.report import DomainReport, Report, combine
+from tlsaudit.models.report import DomainReport, Report
 from tlsaudit.profiles import Profile, load_profile
 from tlsaudit.runner import TOOL
 from tlsaudit.scan.dns import DnsOptions, scan_dns
@@ -38,14 +38,7 @@ def audit_domains(
     dns_options = dns_options or DnsOptions()
     started = datetime.now(UTC)
     reports = [audit_domain(domain, profile, mail_options, dns_options, now) for domain in domains]
-    return Report(
-        tool=TOOL,
-        profile=profile.ref,
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        verdict=combine(r.verdict for r in reports),
-        domains=reports,
-    )
+    return Report.assemble(TOOL, profile.ref, started, domains=reports)
 
 
 def audit_domain(

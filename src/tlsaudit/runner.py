@@ -11,7 +11,7 @@ from tlsaudit.evaluate import evaluate_consistency, evaluate_tls
 from tlsaudit.inventory import Target, parse_target, resolve
 from tlsaudit.models.facts import Endpoint, TlsFacts
 from tlsaudit.models.findings import Verdict, verdict_of
-from tlsaudit.models.report import EndpointReport, Report, TargetReport, combine
+from tlsaudit.models.report import EndpointReport, Report, TargetReport
 from tlsaudit.profiles import Profile, load_profile
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import scan_endpoints
@@ -53,14 +53,7 @@ def audit(
             reports.append(TargetReport.failed(raw, plan))
             continue
         reports.append(judge_target(raw, [next(facts) for _ in plan], profile, moment))
-    return Report(
-        tool=TOOL,
-        profile=profile.ref,
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        verdict=combine(t.verdict for t in reports),
-        targets=reports,
-    )
+    return Report.assemble(TOOL, profile.ref, started, targets=reports)
 
 
 def judge_target(raw: str, facts: list[TlsFacts], profile: Profile, now: datetime) -> TargetReport:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -142,6 +142,28 @@ class Report(Model):
     @property
     def verdicts(self) -> list[Verdict]:
         return [t.verdict for t in self.targets] + [d.verdict for d in self.domains]
+
+    @classmethod
+    def assemble(
+        cls,
+        tool: str,
+        profile: ProfileRef,
+        started: datetime,
+        *,
+        targets: Sequence[TargetReport] = (),
+        domains: Sequence[DomainReport] = (),
+    ) -> Report:
+        """A finished report: overall verdict from every target and domain."""
+        verdicts = [t.verdict for t in targets] + [d.verdict for d in domains]
+        return cls(
+            tool=tool,
+            profile=profile,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            verdict=combine(verdicts),
+            targets=list(targets),
+            domains=list(domains),
+        )
 
 
 def combine(verdicts: Iterable[Verdict]) -> Verdict:
