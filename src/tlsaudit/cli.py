@@ -204,6 +204,11 @@ def domain(
     relay_recipient: Annotated[
         str, typer.Option("--relay-recipient", help="External recipient for the relay probe.")
     ] = "relay-test@example.com",
+    starttls_injection_test: Annotated[
+        bool,
+        typer.Option("--starttls-injection-test",
+                     help="Opt-in STARTTLS command-injection probe (CVE-2011-0411; no DATA)."),
+    ] = False,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
 ) -> None:  # fmt: skip
@@ -223,6 +228,7 @@ def domain(
         dkim_selectors=tuple(dkim_selector or ()),
         relay_test=relay_test,
         relay_recipient=relay_recipient,
+        starttls_injection_test=starttls_injection_test,
     )
     dns_options = DnsOptions(
         ca_file=ca_file, timeout=timeout, resolver=address, trust_anchor=trust_anchor

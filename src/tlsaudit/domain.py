@@ -1,9 +1,9 @@
 """`tlsaudit domain`: mail authentication, mail transport and DNS of mail domains.
 
 Per domain: the mail scan (SPF, DMARC, DKIM, MX with STARTTLS and its TLS, MTA-STS,
-TLS-RPT, DANE, relay, AUTH) and the DNS scan (NS, transport, consistency, DNSSEC, CAA)
-gather facts side by side; evaluation is pure. A domain that cannot be audited becomes
-an error entry; the other domains are audited as usual.
+TLS-RPT, DANE, relay, AUTH) and the DNS scan (NS, transport, consistency, AXFR, dangling
+CNAMEs, DNSSEC, CAA) gather facts side by side; evaluation is pure. A domain that cannot
+be audited becomes an error entry; the other domains are audited as usual.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ carry no port):
                                                 anchor), delegations generated here
 127.0.0.2, .0.3,   knotd "primary"              every ``zones/*.zone`` and
 127.0.1.2 :53                                   ``zones/mail/*.zone`` (``*.signed.zone``
-                                                signed, DS in the parent)
+                                                signed, DS in the parent); AXFR refused
+                                                but for ``AXFR_OPEN_ZONES``
 127.0.2.4:53       knotd "secondary"            ``zones/secondary/*.zone`` (the stale copy
                                                 of stale.test); REFUSED for other zones
 127.0.4.6:53       unbound "open"               ``openres.test`` as auth-zone; recurses for
@@ -64,6 +65,8 @@ DEAD = "127.0.3.99"
 
 BOGUS_DS_ZONES = frozenset({"broken-dnssec.test."})
 """Signed zones whose DS in the parent is altered so that it matches no DNSKEY."""
+AXFR_OPEN_ZONES = frozenset({"axfr-open.test."})
+"""Zones whose primary allows zone transfers (AXFR) to any loopback client."""
 OPEN_RESOLVER_ZONES = ("openres.test.",)
 """Zones the open resolver also serves (from the same zone file)."""
 DEFAULT_NS = (("ns1", "127.0.0.2"), ("ns2", "127.0.0.3"))
@@ -115,7 +118,8 @@ def load_zone(path: Path, *, complete: bool = False) -> Zone:
             extra += [f"@ NS {ns}" for ns, _ in DEFAULT_NS]
             extra += [f"{ns} A {address}" for ns, address in DEFAULT_NS]
         text = header + "".join(f"{line}\n" for line in extra) + path.read_text()
-    return Zone(name, text, signed=path.name.endswith(".signed.zone"))
+    signed = path.name.endswith(".signed.zone")
+    return Zone(name, text, signed=signed, transfer=name in AXFR_OPEN_ZONES)
 
 
 def delegation(zone: Zone) -> list[str]:
@@ -172,12 +176,18 @@ def _loopback_only(address: Any) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def loopback_guard() -> Iterator[None]:
     """Every socket of the test process may only talk to 127.0.0.0/8."""
-    connect, sendto = socket.socket.connect, socket.socket.sendto
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    sendto = socket.socket.sendto
 
     def guarded_connect(self: socket.socket, address: Any) -> None:
         if self.family in (socket.AF_INET, socket.AF_INET6):
             _loopback_only(address)
         connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:  # dnspython's TCP
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _loopback_only(address)
+        return connect_ex(self, address)
 
     def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
         _loopback_only(args[-1])
@@ -185,6 +195,7 @@ def loopback_guard() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", guarded_connect)
+        patch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
         patch.setattr(socket.socket, "sendto", guarded_sendto)
         yield
 

@@ -2,7 +2,8 @@
 
 One :class:`KnotServer` is one ``knotd`` process in the foreground, listening on one or
 more loopback addresses and serving every zone given to it on all of them (a server that
-does not serve a zone answers REFUSED for it). Signed zones get one ECDSA P-256 key
+does not serve a zone answers REFUSED for it, and it refuses zone transfers unless the
+zone asks for the ``open-transfer`` ACL: 127.0.0.0/8). Signed zones get one ECDSA P-256 key
 (CSK) made with ``keymgr`` *before* the daemon starts, so the DS records are known in
 advance and a parent zone can be written complete; knotd then signs on load.
 
@@ -30,15 +31,19 @@ import dns.rdatatype
 from servers.daemon import Daemon, DaemonError, find_binary
 
 ALGORITHM = "ecdsap256sha256"
+TRANSFER_ACL = "open-transfer"
+"""ACL of the zones that allow AXFR (``Zone.transfer``): any client on 127.0.0.0/8."""
 
 
 @dataclass(frozen=True)
 class Zone:
-    """A zone to serve: absolute name, complete master-file text, whether to sign it."""
+    """A zone to serve: absolute name, complete master-file text, whether to sign it and
+    whether to allow zone transfers (AXFR) to any loopback client."""
 
     name: str
     text: str
     signed: bool = False
+    transfer: bool = False
 
     @property
     def file_name(self) -> str:
@@ -112,6 +117,7 @@ class KnotServer(Daemon):
         zones = "".join(
             f"  - domain: {zone.name}\n    file: {zone.file_name}\n"
             + ("    dnssec-signing: on\n    dnssec-policy: manual\n" if zone.signed else "")
+            + (f"    acl: {TRANSFER_ACL}\n" if zone.transfer else "")
             for zone in self.zones
         )
         return (
@@ -119,6 +125,10 @@ class KnotServer(Daemon):
             f"    rundir: {self.root / 'run'}\n"
             f"{user}"
             f"    listen: [ {listen} ]\n"
+            "acl:\n"
+            f"  - id: {TRANSFER_ACL}\n"
+            "    address: 127.0.0.0/8\n"
+            "    action: transfer\n"
             "log:\n"
             f"  - target: {self.log}\n"
             "    any: info\n"

@@ -6,11 +6,14 @@ the HTTPS server on :data:`HTTPS_ADDRESS`:443 serves by Host name. Start everyth
 :class:`MailServers` (a context manager); certificates for the MX and ``mta-sts.`` names
 are issued at start-up by the test PKI's intermediate CA (``fixtures/certs``).
 
-No server ever delivers mail: ``DATA`` is refused.
+No server ever delivers mail: ``DATA`` is refused. One scenario is deliberately vulnerable
+to STARTTLS command injection (CVE-2011-0411): :class:`InjectableSmtp`, a few lines of
+asyncio, since aiosmtpd drops the plaintext buffered before the handshake as it should.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import http.server
 import ssl
@@ -59,6 +62,8 @@ class SmtpScenario:
     auth: Literal["none", "tls", "clear"] = "none"
     """AUTH not offered, offered only after STARTTLS, or offered before it too."""
     local_domains: tuple[str, ...] = ()
+    injectable: bool = False
+    """Served by :class:`InjectableSmtp` (needs ``starttls``) instead of aiosmtpd."""
 
 
 SMTP_SCENARIOS = (
@@ -70,6 +75,7 @@ SMTP_SCENARIOS = (
     SmtpScenario("submission-auth-clear", "127.0.0.26", 587, starttls="fixture", auth="clear"),
     SmtpScenario("starttls-issued-cert", "127.0.0.27", starttls="issued"),
     SmtpScenario("starttls-dane", "127.0.0.29", starttls="dane"),
+    SmtpScenario("starttls-injection", "127.0.0.20", starttls="fixture", injectable=True),
 )
 
 POLICIES = {
@@ -99,6 +105,69 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         return "554 5.7.0 test server: no mail is accepted"
+
+
+class InjectableSmtp:
+    """An SMTP server vulnerable to STARTTLS command injection, on its own thread and loop.
+
+    After ``220`` it upgrades with :meth:`asyncio.StreamWriter.start_tls`, which leaves the
+    reader's buffer alone: a command that came in the same packet as ``STARTTLS`` is then
+    read and answered inside TLS, as by the MTAs of CVE-2011-0411. It knows EHLO, HELO,
+    STARTTLS, RSET, NOOP and QUIT; everything else (MAIL, DATA, ...) is refused.
+    """
+
+    def __init__(self, ip: str, port: int, context: ssl.SSLContext) -> None:
+        self.address = (ip, port)
+        self.context = context
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"injectable SMTP server on {self.address} did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        async with await asyncio.start_server(self._session, *self.address):
+            self._ready.set()
+            await self._stop.wait()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def reply(code: int, *texts: str) -> None:
+            lines = [f"{code}-{text}" for text in texts[:-1]] + [f"{code} {texts[-1]}"]
+            writer.write("".join(f"{line}\r\n" for line in lines).encode("ascii"))
+            await writer.drain()
+
+        tls = False
+        try:
+            await reply(220, "injectable.test ESMTP (vulnerable test server)")
+            while line := await reader.readline():
+                match (line.split() or [b""])[0].decode("ascii", "replace").upper():
+                    case "EHLO":
+                        await reply(250, "injectable.test", *(["STARTTLS"] if not tls else []))
+                    case "HELO" | "RSET" | "NOOP":
+                        await reply(250, "2.0.0 OK")
+                    case "STARTTLS" if not tls:
+                        await reply(220, "2.0.0 Ready to start TLS")
+                        await writer.start_tls(self.context)  # the flaw: reader keeps its buffer
+                        tls = True
+                    case "QUIT":
+                        await reply(221, "2.0.0 Bye")
+                        break
+                    case _:
+                        await reply(502, "5.5.1 not implemented by this test server")
+        except (OSError, ValueError):
+            pass  # client gone or handshake failed
+        finally:
+            writer.close()
 
 
 def _refuse_login(
@@ -171,7 +240,7 @@ class MailServers:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.controllers: list[Controller] = []
+        self.controllers: list[Controller | InjectableSmtp] = []
         self.https: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -185,9 +254,15 @@ class MailServers:
             "dane": lambda: _server_context(DANE_PEM, DANE_PEM),
         }
         for scenario in SMTP_SCENARIOS:
+            tls_context = contexts[scenario.starttls]() if scenario.starttls else None
+            if scenario.injectable and tls_context is not None:
+                server = InjectableSmtp(scenario.ip, scenario.port, tls_context)
+                server.start()
+                self.controllers.append(server)
+                continue
             kwargs: dict[str, Any] = {"hostname": scenario.ip, "port": scenario.port}
-            if scenario.starttls:
-                kwargs["tls_context"] = contexts[scenario.starttls]()
+            if tls_context is not None:
+                kwargs["tls_context"] = tls_context
             if scenario.auth != "none":
                 kwargs["authenticator"] = _refuse_login
                 kwargs["auth_require_tls"] = scenario.auth == "tls"

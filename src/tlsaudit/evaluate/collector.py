@@ -86,11 +86,6 @@ class Collector:
         return getattr(rule, name) if rule is not None else None
 
 
-def _error_text(answer: DnsAnswer) -> str:
-    error = answer.error
-    return error.detail if error is not None else answer.status.value
-
-
 def error_text(answer: DnsAnswer) -> str:
     """Why a DNS question has no definite answer, for a finding's reason."""
     error = answer.error

@@ -62,23 +62,34 @@ def looks_like_key(text: bytes) -> bool:
     return stripped.startswith(b"v=DKIM1") or re.search(rb"(^|;)\s*p\s*=", stripped) is not None
 
 
-def parse_dkim(record: bytes | str) -> DkimKey:
-    """Parse a key record and measure its key (RSA as SPKI or RSAPublicKey, Ed25519 raw)."""
-    raw = record if isinstance(record, bytes) else record.encode("utf-8", "replace")
-    text = raw.decode("ascii", "replace")
-    errors: list[str] = []
+def tag_list(text: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """A DKIM-style ``tag=value;`` list (RFC 6376 §3.2), also used by BIMI: the tags
+    (values stripped, the first of a repeated tag kept), their order, and syntax errors."""
     tags: dict[str, str] = {}
-    for index, part in enumerate(p for p in text.split(";") if p.strip()):
+    order: list[str] = []
+    errors: list[str] = []
+    for part in (p for p in text.split(";") if p.strip()):
         name, eq, value = part.partition("=")
         name = name.strip()
         if not eq or not _TAG.fullmatch(name):
             errors.append(f"'{part.strip()}' is not a tag=value pair")
-            continue
-        if name in tags:
+        elif name in tags:
             errors.append(f"tag '{name}' appears more than once")
-        if name == "v" and index != 0:
-            errors.append("v= must be the first tag")
-        tags[name] = re.sub(r"\s+", "", value) if name == "p" else value.strip()
+        else:
+            tags[name] = value.strip()
+            order.append(name)
+    return tags, order, errors
+
+
+def parse_dkim(record: bytes | str) -> DkimKey:
+    """Parse a key record and measure its key (RSA as SPKI or RSAPublicKey, Ed25519 raw)."""
+    raw = record if isinstance(record, bytes) else record.encode("utf-8", "replace")
+    text = raw.decode("ascii", "replace")
+    tags, order, errors = tag_list(text)
+    if "v" in tags and order[0] != "v":
+        errors.append("v= must be the first tag")
+    if "p" in tags:
+        tags["p"] = re.sub(r"\s+", "", tags["p"])
     if "v" in tags and tags["v"] != "DKIM1":
         errors.append(f"v={tags['v']}: expected DKIM1")
     if "p" not in tags:

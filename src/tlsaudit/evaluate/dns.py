@@ -6,7 +6,9 @@ resolver, unreachable servers) is ``unknown`` with the reason, never pass or fai
 server that answered neither the UDP nor the TCP SOA question gives no evidence about its
 transports, its recursion or its copy of the zone, so those findings are unknown for it;
 a server that answered at all but not authoritatively (REFUSED, SERVFAIL, a referral, no
-AA bit) is lame.
+AA bit) is lame. A zone transfer is judged only where it was asked (over TCP); a name
+whose lookup failed is not called dangling, and an alias to an existing name without
+an A record (NODATA) is not dangling either.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tlsaudit.evaluate.base import (
     unknown,
 )
 from tlsaudit.models.dns import (
+    AxfrStatus,
     DnsAnswer,
     DnsFacts,
     DnssecState,
@@ -288,6 +291,46 @@ def _ns_name(ns: NameServer, level: Level) -> Iterator[_Item]:
         yield _Item(ns.name, expected, (level, observed))
 
 
+def _axfr(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
+    expected = f"AXFR of {facts.zone} refused to us (transfers only to the secondaries)"
+    for server in facts.servers:
+        probe = server.axfr
+        if probe is None:
+            yield _Item(server.label, expected, None, _axfr_not_asked(server))
+        elif probe.status is AxfrStatus.ERROR:
+            yield _Item(server.label, expected, None, f"AXFR: {probe.reason}")
+        elif probe.status is AxfrStatus.REFUSED:
+            yield _Item(server.label, expected, (None, f"AXFR refused: {probe.reason}"))
+        else:
+            extent = "the whole zone" if probe.complete else "then stopped reading"
+            observed = f"AXFR allowed: {probe.records} records received ({extent})"
+            yield _Item(server.label, expected, (rule.level, observed))
+
+
+def _axfr_not_asked(server: ServerFacts) -> str:
+    if not server.soa_answer.responded:
+        return _silent(server)
+    if not server.soa_tcp.responded:
+        return f"AXFR not asked: no TCP answer to the SOA question ({_said(server.soa_tcp)})"
+    return "AXFR not asked (facts recorded without the probe)"
+
+
+def _dangling_cname(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
+    expected = "no CNAME, or a CNAME chain ending at a name that exists"
+    for host in facts.hosts:
+        subject = f"{host.name} CNAME"
+        target = host.canonical_name
+        if host.error is not None:
+            yield _Item(subject, expected, None, host.detail)
+        elif target is None:
+            yield _Item(subject, expected, (None, f"not an alias (A: {host.status.value})"))
+        elif host.status is DnsStatus.NXDOMAIN:
+            observed = f"CNAME to {target}, which does not exist (NXDOMAIN)"
+            yield _Item(subject, expected, (rule.level, observed))
+        else:
+            yield _Item(subject, expected, (None, f"CNAME to {target} (A: {host.status.value})"))
+
+
 # --- CAA ------------------------------------------------------------------------------
 
 
@@ -363,6 +406,8 @@ CHECKS: dict[str, Check] = {
     "dns.dnssec.signatures": _dnssec_signatures,
     "dns.consistency": _consistency,
     "dns.lame": _lame,
+    "dns.axfr": _axfr,
+    "dns.dangling_cname": _dangling_cname,
     "dns.caa": _caa,
 }
 """The check registry: check id -> function of (facts, rule, now)."""

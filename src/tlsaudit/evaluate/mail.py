@@ -2,9 +2,9 @@
 
 :func:`evaluate_mail` reads only :class:`MailFacts` (recorded DNS answers, SMTP
 dialogues, TLS scans, the MTA-STS policy fetch), so stored facts can be re-judged against
-another profile without the network. Authentication (SPF, DMARC, DKIM) is judged in
-:mod:`.mail_auth`, transport (MX, STARTTLS, MTA-STS, DANE, relay, AUTH) in
-:mod:`.mail_transport`.
+another profile without the network. Authentication (SPF, DMARC, DKIM, BIMI) is judged
+in :mod:`.mail_auth`, transport (MX, STARTTLS, STARTTLS injection, MTA-STS, DANE, relay,
+AUTH) in :mod:`.mail_transport`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 
 from tlsaudit.evaluate.collector import Collector
 from tlsaudit.evaluate.dnsview import Replay, normalise
-from tlsaudit.evaluate.mail_auth import judge_authentication, judge_nonsending
+from tlsaudit.evaluate.mail_auth import judge_authentication, judge_bimi, judge_nonsending
 from tlsaudit.evaluate.mail_transport import judge_transport
 from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts
@@ -31,4 +31,5 @@ def evaluate_mail(facts: MailFacts, profile: Profile, now: datetime) -> list[Fin
     policy = judge_authentication(out, domain, facts.selectors, lookup)
     null_mx = judge_transport(out, facts, lookup, profile, now)
     judge_nonsending(out, domain, lookup, null_mx, policy)
+    judge_bimi(out, domain, lookup, policy)
     return out.items

@@ -1,4 +1,4 @@
-"""Sending-domain authentication: SPF, DMARC and DKIM findings (pure).
+"""Sending-domain authentication: SPF, DMARC, DKIM and BIMI findings (pure).
 
 Records are re-read from recorded DNS answers by the same walkers the scanner ran.
 """
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tlsaudit.evaluate import dkim, dmarc, spf
+from tlsaudit.evaluate import bimi, dkim, dmarc, spf
 from tlsaudit.evaluate.collector import Collector, error_text
-from tlsaudit.evaluate.dnsview import Lookup, txt, txt_strings
+from tlsaudit.evaluate.dnsview import Lookup, normalise, txt, txt_strings
 from tlsaudit.models.findings import Level, Status
 from tlsaudit.profiles import Outcome
 
@@ -628,3 +628,102 @@ def judge_nonsending(
         observed="missing: " + ", ".join(missing) if missing else "all three published",
         expected="null MX, v=spf1 -all and p=reject together",
     )
+
+
+# --- BIMI -----------------------------------------------------------------------------
+
+_BIMI_EXPECTED = "no record, or one valid v=BIMI1 record under DMARC enforcement"
+
+
+def judge_bimi(out: Collector, domain: str, lookup: Lookup, policy: Policy | bool | None) -> None:
+    """The BIMI assertion record (never a security control): info when absent, declined or
+    usable; the rule's ``other_level`` when receivers would ignore it — broken, or DMARC
+    not at enforcement (mail-dns.md §4.6: quarantine or reject, pct=100, sp not none)."""
+    found = bimi.discover(domain, lookup)
+    answer = found.answer
+    subject = normalise(answer.name)
+    if answer.error is not None:
+        out.unknown(
+            "mail.bimi", subject=subject, expected=_BIMI_EXPECTED, reason=error_text(answer)
+        )
+        return
+    discarded = [t for t in txt(found.own) if bimi.looks_like_bimi(t) and not bimi.is_bimi(t)]
+    if discarded:
+        reason = "receivers discard records that do not start with exactly v=BIMI1"
+        _bimi_ignored(out, normalise(found.own.name), _texts(discarded), reason)
+    records = found.records
+    if not records:
+        if not discarded:
+            out.add(
+                "mail.bimi",
+                Status.INFO,
+                subject=subject,
+                observed="no BIMI record",
+                expected=_BIMI_EXPECTED,
+            )
+        return
+    record = bimi.parse_bimi(records[0])
+    problems = [f"{len(records)} v=BIMI1 records: receivers use none"] if len(records) > 1 else []
+    problems += record.errors
+    if problems:
+        _bimi_ignored(out, subject, _texts(records), "; ".join(problems))
+        return
+    if record.declined:
+        note = "declined: l= and a= are empty"
+    elif isinstance(policy, bool):
+        out.unknown(
+            "mail.bimi",
+            subject=subject,
+            expected=_BIMI_EXPECTED,
+            reason="the DMARC policy BIMI depends on could not be determined",
+        )
+        return
+    elif blockers := _bimi_blockers(domain, policy):
+        _bimi_ignored(out, subject, record.text, "DMARC not at enforcement: " + ", ".join(blockers))
+        return
+    else:
+        note = "DMARC at enforcement; logo and evidence not fetched"
+    if found.organisational is not None:
+        note += f"; no record at {bimi.query_name(domain)}, the organisational domain's applies"
+    out.add(
+        "mail.bimi",
+        Status.INFO,
+        subject=subject,
+        observed=record.text,
+        expected=_BIMI_EXPECTED,
+        reason=note,
+    )
+
+
+def _texts(records: list[bytes]) -> str:
+    return " | ".join(r.decode("ascii", "replace") for r in records)
+
+
+def _bimi_ignored(out: Collector, subject: str, observed: str, reason: str) -> None:
+    """A record receivers will not act on, at the rule's ``other_level``."""
+    other = out.param("mail.bimi", "other_level")
+    out.check(
+        "mail.bimi",
+        True,
+        subject=subject,
+        observed=observed,
+        expected=_BIMI_EXPECTED,
+        reason=reason,
+        level=other if isinstance(other, Level) else None,
+    )
+
+
+def _bimi_blockers(domain: str, policy: Policy | None) -> list[str]:
+    """Why receivers would show no logo under the DMARC policy that applies (empty: none)."""
+    if policy is None:
+        return ["no DMARC record"]
+    record = policy.record
+    if record.errors:
+        return ["the DMARC record is invalid"]
+    effective = dmarc.effective_policy(record, at_domain=policy.domain == domain)
+    blockers = [] if effective in ("quarantine", "reject") else [f"effective policy {effective}"]
+    if record.pct < 100:
+        blockers.append(f"pct={record.pct}")
+    if record.sp == "none":
+        blockers.append("sp=none")
+    return blockers

@@ -1,5 +1,5 @@
-"""Mail transport: MX targets, STARTTLS and its TLS, MTA-STS, TLS-RPT, DANE, open relay
-and submission AUTH findings (pure).
+"""Mail transport: MX targets, STARTTLS and its TLS, STARTTLS command injection, MTA-STS,
+TLS-RPT, DANE, open relay and submission AUTH findings (pure).
 
 Each MX address's TLS goes through :func:`evaluate_tls`. SMTP between servers is
 opportunistic: certificate trust and name failures are warnings unless the domain
@@ -37,6 +37,7 @@ def judge_transport(
     secure = _dane(out, facts, lookup)
     _tlsrpt(out, domain, lookup, mode is not None or bool(secure))
     _tls(out, facts, profile, now, enforce=mode == "enforce")
+    _injection(out, facts)
     _relay(out, facts)
     _submission(out, facts)
     return null_mx
@@ -400,6 +401,52 @@ def _reply(reply: SmtpReply | None) -> str:
     if reply is None:
         return "no reply"
     return f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}".strip()
+
+
+def _injection(out: Collector, facts: MailFacts) -> None:
+    """STARTTLS command injection per MX address; nothing where STARTTLS is not offered
+    (``mail.starttls`` reports that)."""
+    expected = "a command pipelined after STARTTLS is not answered inside TLS"
+    if not facts.injection_tested:
+        out.add(
+            "mail.starttls.injection",
+            Status.INFO,
+            subject=facts.domain,
+            observed="not tested",
+            expected=expected,
+            reason="the STARTTLS injection probe is opt-in (--starttls-injection-test)",
+        )
+        return
+    for host in facts.mx:
+        for address in host.addresses:
+            subject = f"{host.name}:{address.port} ({address.ip})"
+            probe = address.injection
+            if probe is None or probe.value is None:
+                error = probe.error if probe else None
+                if error is None or error.reason is not ErrorReason.NOT_APPLICABLE:
+                    reason = error.detail if error else "not probed"
+                    out.unknown(
+                        "mail.starttls.injection", subject=subject, expected=expected, reason=reason
+                    )
+                continue
+            result = probe.value
+            if result.injected_reply is not None:
+                observed = (
+                    f"the injected RSET was answered inside TLS: {_reply(result.injected_reply)}"
+                )
+            elif result.starttls_reply.code == 220:
+                observed = "the injected RSET was not answered inside TLS"
+            else:
+                observed = (
+                    f"STARTTLS with a pipelined command refused: {_reply(result.starttls_reply)}"
+                )
+            out.check(
+                "mail.starttls.injection",
+                result.vulnerable,
+                subject=subject,
+                observed=observed,
+                expected=expected,
+            )
 
 
 def _relay(out: Collector, facts: MailFacts) -> None:

@@ -229,6 +229,32 @@ class NameServer(Model):
         return resolved + [a for a in self.glue if a not in resolved]
 
 
+class AxfrStatus(StrEnum):
+    """Outcome of one zone transfer request."""
+
+    ALLOWED = "allowed"
+    """The server began to send the zone (NOERROR, the zone's SOA first)."""
+    REFUSED = "refused"
+    """An error rcode (REFUSED, NOTAUTH, ...) or the connection closed without a response."""
+    ERROR = "error"
+    """Could not determine: timeout, network error, malformed response."""
+
+
+class AxfrProbe(Model):
+    """One AXFR request for the zone over TCP, cut off after a bounded number of records."""
+
+    status: AxfrStatus
+    records: int = Field(
+        default=0, description="Records received before the transfer ended or was cut off."
+    )
+    complete: bool = Field(
+        default=False, description="The closing SOA came within the record limit."
+    )
+    rcode: str | None = Field(default=None, description="Error rcode text, e.g. REFUSED.")
+    elapsed_ms: float | None = None
+    reason: str | None = Field(default=None, description="Why there is no transfer (errors).")
+
+
 class ServerFacts(Model):
     """What one authoritative address answered (every question with RD=0 but the probe)."""
 
@@ -243,6 +269,11 @@ class ServerFacts(Model):
     recursion_probe: DnsAnswer | None = Field(
         description="RD=1 question for a name under a foreign (reserved) domain; None when "
         "not asked (as for ``ns``)."
+    )
+    axfr: AxfrProbe | None = Field(
+        default=None,
+        description="AXFR of the zone; None when not asked because the server did not answer "
+        "the SOA question over TCP.",
     )
 
     @property
@@ -368,3 +399,8 @@ class DnsFacts(Model):
     servers: list[ServerFacts] = Field(default_factory=list)
     dnssec: DnssecFacts
     caa: Observed[CaaFacts]
+    hosts: list[DnsAnswer] = Field(
+        default_factory=list,
+        description="A lookups through the resolver of the names checked for dangling CNAMEs "
+        "(the domain and www.<domain>); canonical_name is set for an alias.",
+    )

@@ -63,6 +63,18 @@ class RelayProbe(Model):
     transcript: list[str] = Field(default_factory=list)
 
 
+class InjectionProbe(Model):
+    """STARTTLS command injection (CVE-2011-0411 family): ``STARTTLS`` and ``RSET`` sent in
+    one TCP write, the TLS handshake, then a read before any command is sent inside TLS."""
+
+    vulnerable: bool = Field(description="The injected RSET was answered inside TLS.")
+    starttls_reply: SmtpReply = Field(description="The answer to the pipelined STARTTLS.")
+    injected_reply: SmtpReply | None = Field(
+        default=None, description="The unsolicited reply read inside TLS (None: silence)."
+    )
+    transcript: list[str] = Field(default_factory=list)
+
+
 class MxAddress(Model):
     ip: str
     port: int
@@ -71,6 +83,9 @@ class MxAddress(Model):
         default=None, description="TLS scan of the STARTTLS service (None: not scanned)."
     )
     relay: Observed[RelayProbe] | None = Field(default=None, description="None: not tested.")
+    injection: Observed[InjectionProbe] | None = Field(
+        default=None, description="STARTTLS injection probe (None: not tested)."
+    )
 
 
 class MxHost(Model):
@@ -114,3 +129,6 @@ class MailFacts(Model):
     )
     submission: list[Submission] = Field(default_factory=list)
     relay_tested: bool = False
+    injection_tested: bool = Field(
+        default=False, description="The opt-in STARTTLS injection probe was run."
+    )

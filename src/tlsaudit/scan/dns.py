@@ -3,10 +3,15 @@
 Lookups go through the resolver (``--resolver`` or the system's). The NS RRset is taken
 from the parent (a referral from one of its servers, with glue) and from the zone itself;
 every address of every NS name is then asked directly, with RD=0, for the zone's SOA over
-UDP and over TCP and for its NS RRset, and once with RD=1 for a random name under a
-reserved foreign domain (``example.``) to see whether it recurses for outsiders. The
-DNSSEC chain is validated from the trust anchor (:mod:`tlsaudit.scan.dnssec`). Nothing
-here judges: the evaluator reads the facts.
+UDP and over TCP and for its NS RRset, once with RD=1 for a random name under a
+reserved foreign domain (``example.``) to see whether it recurses for outsiders, and,
+when it answered over TCP, for a zone transfer (AXFR, cut off after a few records). The
+DNSSEC chain is validated from the trust anchor (:mod:`tlsaudit.scan.dnssec`).
+
+For dangling CNAMEs the domain and ``www.<domain>`` are looked up (A, through the
+resolver). NS names are not among them: their A/AAAA lookups already record an alias,
+which ``dns.lame`` fails whatever its target (RFC 2181 §10.3); MX hosts belong to the
+mail scan. Nothing here judges: the evaluator reads the facts.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from tlsaudit.models.dns import (
     parse_rrsets,
 )
 from tlsaudit.models.facts import ErrorReason, Observed
-from tlsaudit.scan.dnsquery import lookup, query_server
+from tlsaudit.scan.dnsquery import axfr_probe, lookup, query_server
 from tlsaudit.scan.dnssec import load_trust_anchors, validate_chain
 from tlsaudit.scan.options import ScanOptions
 
@@ -90,7 +95,15 @@ def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
         servers=servers,
         dnssec=dnssec,
         caa=_caa(name, options),
+        hosts=[lookup(host, "A", options) for host in _host_names(name)],
     )
+
+
+def _host_names(name: str) -> list[str]:
+    """Names checked for dangling CNAMEs: the domain and www.<domain> (unless it is one)."""
+    if name.lower().startswith("www.") or name == ".":
+        return [name]
+    return [name, f"www.{name}"]
 
 
 def _find_zone(name: str, options: DnsOptions) -> tuple[str, DnsAnswer]:
@@ -211,12 +224,14 @@ def _server(
     zone: str, address: str, names: list[str], probe: str, options: DnsOptions
 ) -> ServerFacts:
     soa_udp, soa_tcp = _soa(zone, address, options)
-    ns = recursion = None
+    ns = recursion = axfr = None
     if soa_udp.responded or soa_tcp.responded:
         tcp = not soa_udp.responded
         ask = partial(query_server, server_ip=address, tcp=tcp, timeout=options.timeout)
         ns = ask(zone, "NS", recursion=False)
         recursion = ask(probe, "A", recursion=True)
+    if soa_tcp.responded:
+        axfr = axfr_probe(zone, address, timeout=options.timeout)
     return ServerFacts(
         address=address,
         ns_names=names,
@@ -224,6 +239,7 @@ def _server(
         soa_tcp=soa_tcp,
         ns=ns,
         recursion_probe=recursion,
+        axfr=axfr,
     )
 
 

@@ -5,11 +5,13 @@ set, the system's resolvers. :func:`query_server` asks one server directly, e.g.
 authoritative server with RD=0. Both send EDNS0 (1232 octets), retry a truncated UDP
 answer over TCP, and never raise for DNS or network failures: the outcome is the answer's
 ``status`` (mail-dns.md §6.1), with the reason text, flags, server and timing.
+:func:`axfr_probe` asks one server for a zone transfer and stops after a few records.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from functools import cache
 
 import dns.exception
@@ -22,14 +24,17 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 import dns.rrset
+import dns.xfr
 
-from tlsaudit.models.dns import DnsAnswer, DnsStatus
+from tlsaudit.models.dns import AxfrProbe, AxfrStatus, DnsAnswer, DnsStatus
 from tlsaudit.scan.options import ScanOptions
 
 EDNS_PAYLOAD = 1232
 """EDNS buffer size of DNS Flag Day 2020."""
 UDP_ATTEMPTS = 2
 """UDP tries per server; each waits half of the timeout."""
+AXFR_RECORD_LIMIT = 100
+"""Records of an allowed zone transfer read before it is cut off (after that message)."""
 
 _RCODE_STATUS = {
     dns.rcode.SERVFAIL: DnsStatus.SERVFAIL,
@@ -135,6 +140,56 @@ def query_server(
         transport=transport,
         elapsed_ms=round(elapsed, 2),
         **where,
+    )
+
+
+def axfr_probe(
+    zone: str,
+    server_ip: str,
+    *,
+    timeout: float,
+    port: int = 53,
+    limit: int = AXFR_RECORD_LIMIT,
+) -> AxfrProbe:
+    """Ask one server for an AXFR of ``zone`` over TCP (one attempt, ``timeout`` in all).
+
+    Reading stops after the message that brings the count to ``limit`` records (a message
+    is at most 64 KiB), so a large zone is never pulled. A transfer that began is
+    ``allowed`` even when it breaks off later; a server that hangs up without a response
+    has ``refused``; timeouts and unreachable servers are an ``error``.
+    """
+    start = time.monotonic()
+    records, complete, status = 0, False, AxfrStatus.ALLOWED
+    rcode: str | None = None
+    reason: str | None = None
+    try:
+        transfer = dns.query.xfr(
+            server_ip, zone, timeout=timeout, lifetime=timeout, port=port, relativize=False
+        )
+        with closing(transfer):  # closing the generator closes its socket
+            for message in transfer:
+                records += sum(len(rrset) for rrset in message.answer)
+                if records >= limit:
+                    break
+            else:
+                complete = True
+    except dns.xfr.TransferError as exc:
+        rcode = dns.rcode.to_text(exc.rcode)
+        status, reason = AxfrStatus.REFUSED, f"{rcode} from the server"
+    except (dns.exception.DNSException, OSError, EOFError, ValueError) as exc:
+        hung_up = isinstance(exc, EOFError | ConnectionResetError)  # after connecting
+        status = AxfrStatus.REFUSED if hung_up else AxfrStatus.ERROR
+        reason = _describe(exc, timeout)
+    if records:
+        status = AxfrStatus.ALLOWED
+    elapsed = round((time.monotonic() - start) * 1000, 2)
+    return AxfrProbe(
+        status=status,
+        records=records,
+        complete=complete,
+        rcode=rcode,
+        elapsed_ms=elapsed,
+        reason=reason,
     )
 
 

@@ -20,11 +20,19 @@ from typing import NamedTuple
 
 import dns.name
 
-from tlsaudit.evaluate import dkim, dmarc, mtasts, spf
+from tlsaudit.evaluate import bimi, dkim, dmarc, mtasts, spf
 from tlsaudit.evaluate.dnsview import normalise, txt
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import Endpoint, ErrorReason, Observed
-from tlsaudit.models.mail import HttpFetch, MailFacts, MxAddress, MxHost, Submission
+from tlsaudit.models.mail import (
+    HttpFetch,
+    InjectionProbe,
+    MailFacts,
+    MxAddress,
+    MxHost,
+    SmtpFacts,
+    Submission,
+)
 from tlsaudit.scan import smtp
 from tlsaudit.scan.dnsquery import lookup
 from tlsaudit.scan.options import ScanOptions
@@ -52,6 +60,9 @@ class MailOptions:
     """External recipient of the relay probe: use an address whose domain has working MX."""
     relay_sender: str | None = None
     """External sender of the relay probe; default ``tlsaudit-probe@<helo>``."""
+    starttls_injection_test: bool = False
+    """Opt-in STARTTLS command-injection probe (CVE-2011-0411) on every MX address that
+    offers STARTTLS: ``STARTTLS`` and ``RSET`` pipelined in one write; never DATA."""
     mx_port: int = 25
     submission_ports: tuple[int, ...] = (587, 465)
     """Ports where SMTP AUTH is checked (465: implicit TLS)."""
@@ -76,12 +87,12 @@ class MailOptions:
 class MxCache:
     """SMTP and TLS results per MX host, address and port for one run (probed once).
 
-    Entries also key on what was probed (relay test, TLS scan), so a run that asks for
-    more never reuses a result that lacks it.
+    Entries also key on what was probed (relay test, injection test, TLS scan), so a run
+    that asks for more never reuses a result that lacks it.
     """
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str, int, bool, bool], MxAddress] = {}
+        self._items: dict[tuple[str, str, int, bool, bool, bool], MxAddress] = {}
         self._lock = threading.Lock()
 
     def get(self, host: str, ip: str, options: MailOptions) -> MxAddress | None:
@@ -93,8 +104,9 @@ class MxCache:
             self._items[self._key(host, address.ip, options)] = address
 
     @staticmethod
-    def _key(host: str, ip: str, options: MailOptions) -> tuple[str, str, int, bool, bool]:
-        return (normalise(host), ip, options.mx_port, options.relay_test, options.tls_scan)
+    def _key(host: str, ip: str, options: MailOptions) -> tuple[str, str, int, bool, bool, bool]:
+        probes = (options.relay_test, options.starttls_injection_test, options.tls_scan)
+        return (normalise(host), ip, options.mx_port, *probes)
 
 
 class _Recorder:
@@ -138,11 +150,13 @@ def scan_mail(domain: str, options: MailOptions, *, cache: MxCache | None = None
         mta_sts_policy=policy,
         submission=submission,
         relay_tested=options.relay_test,
+        injection_tested=options.starttls_injection_test,
     )
 
 
 def _records(domain: str, dns_: _Recorder, options: MailOptions) -> None:
-    """Ask every record question the evaluation reads (SPF, DMARC, DKIM, MTA-STS, TLS-RPT)."""
+    """Ask every record question the evaluation reads (SPF, DMARC, DKIM, MTA-STS, TLS-RPT,
+    BIMI)."""
     for family in spf.Family:
         spf.walk_spf(domain, dns_, family)
     dns_(domain, "SPF")
@@ -154,6 +168,7 @@ def _records(domain: str, dns_: _Recorder, options: MailOptions) -> None:
         dns_(f"{selector}._domainkey.{domain}", "TXT")
     dns_(f"_mta-sts.{domain}", "TXT")
     dns_(f"_smtp._tls.{domain}", "TXT")
+    bimi.discover(domain, dns_)
 
 
 class _Target(NamedTuple):
@@ -227,7 +242,27 @@ def _probe_address(domain: str, host: str, ip: str, options: MailOptions) -> MxA
             sender=options.relay_sender or f"tlsaudit-probe@{options.ehlo_name}",
             recipient=options.relay_recipient,
         )
-    return MxAddress(ip=ip, port=port, smtp=facts, relay=relay)
+    injection = None
+    if options.starttls_injection_test:
+        injection = _injection_probe(host, ip, facts, options)
+    return MxAddress(ip=ip, port=port, smtp=facts, relay=relay, injection=injection)
+
+
+def _injection_probe(
+    host: str, ip: str, dialogue: Observed[SmtpFacts], options: MailOptions
+) -> Observed[InjectionProbe]:
+    """The injection probe, skipped (not applicable) where the dialogue saw no STARTTLS."""
+    if dialogue.value is not None and not dialogue.value.starttls:
+        detail = f"{ip}:{options.mx_port}: STARTTLS not offered"
+        return Observed[InjectionProbe].failed(ErrorReason.NOT_APPLICABLE, detail)
+    return smtp.injection_probe(
+        host,
+        ip,
+        options.mx_port,
+        helo=options.ehlo_name,
+        timeout=options.scan.timeout,
+        greeting_timeout=options.greeting_timeout,
+    )
 
 
 def _scan_tls(

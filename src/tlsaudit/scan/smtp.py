@@ -1,4 +1,5 @@
-"""SMTP dialogues: STARTTLS and AUTH offered or not, and the open-relay probe.
+"""SMTP dialogues: STARTTLS and AUTH offered or not, the open-relay probe and the STARTTLS
+command-injection probe.
 
 A small client of our own rather than :mod:`smtplib`: it connects to one address while
 naming the MX host in SNI, keeps a transcript, caps reply sizes (hostile servers), and
@@ -15,7 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from tlsaudit.models.facts import ErrorReason, Observed, ProbeError
-from tlsaudit.models.mail import RelayAttempt, RelayProbe, SmtpFacts, SmtpReply, TlsSession
+from tlsaudit.models.mail import (
+    InjectionProbe,
+    RelayAttempt,
+    RelayProbe,
+    SmtpFacts,
+    SmtpReply,
+    TlsSession,
+)
 
 MAX_LINE = 4096
 """Longest reply line accepted (RFC 5321 §4.5.3.1.5 allows 512)."""
@@ -56,6 +64,9 @@ class Session:
         context.verify_mode = ssl.CERT_NONE
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         context.set_ciphers("ALL:@SECLEVEL=0")
+        if self._buffer:  # plaintext after the STARTTLS reply must not pass for a TLS reply
+            self.transcript.append(f"-- discarded plaintext before TLS: {self._buffer[:80]!r}")
+            self._buffer = b""
         try:
             tls = context.wrap_socket(self._sock, server_hostname=server_name)
         except (ssl.SSLError, OSError) as exc:
@@ -80,12 +91,29 @@ class Session:
                 return SmtpReply(code=int(line[:3]), text="\n".join(lines))
         raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply longer than {MAX_LINES} lines")
 
-    def command(self, line: str) -> SmtpReply:
-        self.transcript.append(f"C: {line}")
+    def unsolicited(self, wait: float) -> SmtpReply | None:
+        """A reply the server sends within ``wait`` seconds without a command (None: none)."""
+        self._sock.settimeout(wait)
         try:
-            self._sock.sendall(line.encode("ascii") + b"\r\n")
+            return self.reply()
+        except SmtpError as exc:
+            if exc.reason is not ErrorReason.TIMEOUT or self._buffer:
+                raise
+            self._sock.settimeout(self._timeout)
+            return None
+
+    def send(self, *lines: str) -> None:
+        """Write the command lines in one ``sendall`` (pipelined when there are several)."""
+        self.transcript += [f"C: {line}" for line in lines]
+        try:
+            self._sock.sendall(b"".join(line.encode("ascii") + b"\r\n" for line in lines))
         except OSError as exc:
-            raise SmtpError(ErrorReason.NETWORK_ERROR, f"send {line.split()[0]}: {exc}") from exc
+            raise SmtpError(
+                ErrorReason.NETWORK_ERROR, f"send {lines[0].split()[0]}: {exc}"
+            ) from exc
+
+    def command(self, line: str) -> SmtpReply:
+        self.send(line)
         return self.reply()
 
     def _line(self) -> str:
@@ -209,17 +237,62 @@ def relay_probe(
     plan = [(sender, local), (sender, recipient), ("", recipient), (local, recipient)]
     try:
         with _session(ip, port, timeout, greeting_timeout) as session:
-            greeting = session.reply()
-            if greeting.code != 220:
-                raise SmtpError(
-                    ErrorReason.CONNECTION_REFUSED, f"greeting {greeting.code} {greeting.text}"
-                )
-            if session.command(f"EHLO {helo}").code != 250:
-                session.command(f"HELO {helo}")
+            _hello(session, helo)
             attempts = [_attempt(session, mail_from, rcpt) for mail_from, rcpt in plan]
     except SmtpError as exc:
         return Observed[RelayProbe].failed(exc.reason, f"{ip}:{port}: {exc}")
     probe = RelayProbe(control=attempts[0], attempts=attempts[1:], transcript=session.transcript)
+    return Observed.of(probe)
+
+
+def _hello(session: Session, helo: str) -> list[str]:
+    """Greeting (220 or the dialogue stops), then EHLO (HELO when refused); the EHLO keywords."""
+    greeting = session.reply()
+    if greeting.code != 220:
+        raise SmtpError(ErrorReason.CONNECTION_REFUSED, f"greeting {greeting.code} {greeting.text}")
+    ehlo = session.command(f"EHLO {helo}")
+    if ehlo.code == 250:
+        return _keywords(ehlo)
+    session.command(f"HELO {helo}")
+    return []
+
+
+def injection_probe(
+    host: str, ip: str, port: int, *, helo: str, timeout: float, greeting_timeout: float
+) -> Observed[InjectionProbe]:
+    """STARTTLS command injection (CVE-2011-0411 and its 2021 siblings), as Postfix's test
+    and testssl.sh's ``run_starttls_injection`` do it.
+
+    ``STARTTLS\\r\\nRSET\\r\\n`` goes out in one TCP write. A fixed server drops the
+    plaintext it buffered before the handshake (RFC 3207 §4.2: it starts afresh) or refuses
+    the pipelined STARTTLS (5xx); a vulnerable one keeps ``RSET`` and answers it inside TLS
+    before the client sends anything there. After the handshake the probe waits up to
+    ``timeout`` seconds for such a reply, then checks with EHLO that the session is alive.
+    Never MAIL, RCPT or DATA; a 4xx to STARTTLS or a failed handshake is undetermined.
+    """
+    try:
+        with _session(ip, port, timeout, greeting_timeout) as session:
+            if "STARTTLS" not in _hello(session, helo):
+                raise SmtpError(ErrorReason.NOT_APPLICABLE, "STARTTLS not offered")
+            session.send("STARTTLS", "RSET")
+            reply = session.reply()
+            injected = None
+            if reply.code == 220:
+                session.tls(host)
+                injected = session.unsolicited(timeout)
+                if injected is None:
+                    session.command(f"EHLO {helo}")
+            elif not 500 <= reply.code < 600:  # 5xx: pipelining refused, nothing to inject
+                detail = f"STARTTLS answered {reply.code} {reply.text}"
+                raise SmtpError(ErrorReason.STARTTLS_FAILED, detail)
+    except SmtpError as exc:
+        return Observed[InjectionProbe].failed(exc.reason, f"{ip}:{port}: {exc}")
+    probe = InjectionProbe(
+        vulnerable=injected is not None,
+        starttls_reply=reply,
+        injected_reply=injected,
+        transcript=session.transcript,
+    )
     return Observed.of(probe)
 
 

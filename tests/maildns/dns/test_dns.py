@@ -38,6 +38,8 @@ ZONES = (
     "broken-dnssec.test.",
     "timeout.test.",
     "openres.test.",
+    "axfr-open.test.",
+    "dangling.test.",
 )
 
 Result = dict[tuple[str, str], Status]
@@ -74,9 +76,11 @@ def healthy(zone: str, servers: dict[str, str], *, signed: bool = False) -> Resu
         ("dns.consistency", f"{zone} NS RRset"): PASS,
         ("dns.dnssec.status", f"{zone} DNSSEC"): PASS if signed else WARN,
         ("dns.caa", f"{zone} CAA"): INFO,
+        ("dns.dangling_cname", f"{zone} CNAME"): PASS,
+        ("dns.dangling_cname", f"www.{zone} CNAME"): PASS,
     }
     for name, address in servers.items():
-        for check_id in ("dns.transport", "dns.open_resolver", "dns.lame"):
+        for check_id in ("dns.transport", "dns.open_resolver", "dns.lame", "dns.axfr"):
             out[(check_id, f"{name}.{zone.rstrip('.')} ({address})")] = PASS
     if signed:
         out[("dns.dnssec.algorithms", f"{zone} DNSKEY * (KSK)")] = PASS
@@ -137,6 +141,8 @@ def test_broken_dnssec_is_bogus(scanned: dict[str, DnsFacts], profile: Profile) 
     want[("dns.dnssec.status", "broken-dnssec.test. DNSSEC")] = FAIL
     # The validating resolver answers SERVFAIL for every name of a bogus zone.
     want[("dns.caa", "broken-dnssec.test. CAA")] = WARN
+    want[("dns.dangling_cname", "broken-dnssec.test. CNAME")] = UNKNOWN
+    want[("dns.dangling_cname", "www.broken-dnssec.test. CNAME")] = UNKNOWN
     assert result(findings) == want
     status = next(f for f in findings if f.check_id == "dns.dnssec.status")
     assert status.observed.startswith("bogus: no DNSKEY of broken-dnssec.test.")
@@ -153,6 +159,7 @@ def test_silent_server_is_unknown(scanned: dict[str, DnsFacts], profile: Profile
         ("dns.transport", silent),
         ("dns.open_resolver", silent),
         ("dns.lame", silent),
+        ("dns.axfr", silent),
         ("dns.consistency", "timeout.test. SOA"),
         ("dns.consistency", "timeout.test. NS RRset"),
     ]:
@@ -175,6 +182,35 @@ def test_open_resolver_fails(scanned: dict[str, DnsFacts], profile: Profile) -> 
     assert result(findings) == want
     probe = next(f for f in findings if f.status is FAIL)
     assert probe.observed.endswith(".example. A, RD=1: nxdomain, RA=1, AA=0")
+
+
+def test_open_zone_transfer_warns(scanned: dict[str, DnsFacts], profile: Profile) -> None:
+    """The primary's knotd has an ACL with ``action: transfer`` for axfr-open.test only;
+    www there is an alias to a name without an address (NODATA), which is not dangling."""
+    findings = judged(scanned, "axfr-open.test.", profile)
+    servers = {"ns1": "127.0.0.2", "ns2": "127.0.1.2"}
+    want = healthy("axfr-open.test.", servers)
+    for name, address in servers.items():
+        want[("dns.axfr", f"{name}.axfr-open.test ({address})")] = WARN
+    assert result(findings) == want
+    observed = {(f.check_id, f.observed) for f in findings if f.status is WARN}
+    assert ("dns.axfr", "AXFR allowed: 8 records received (the whole zone)") in observed
+    alias = next(f for f in findings if f.subject == "www.axfr-open.test. CNAME")
+    assert alias.observed == "CNAME to txt-only.axfr-open.test. (A: nodata)"
+    refused = next(
+        f for f in judged(scanned, "good-dns.test.", profile) if f.check_id == "dns.axfr"
+    )
+    assert refused.observed == "AXFR refused: NOTAUTH from the server"
+
+
+def test_dangling_cname_warns(scanned: dict[str, DnsFacts], profile: Profile) -> None:
+    findings = judged(scanned, "dangling.test.", profile)
+    want = healthy("dangling.test.", {"ns1": "127.0.0.2", "ns2": "127.0.1.2"})
+    want[("dns.dangling_cname", "www.dangling.test. CNAME")] = WARN
+    assert result(findings) == want
+    dangling = next(f for f in findings if f.check_id == "dns.dangling_cname" and f.status is WARN)
+    assert dangling.observed == "CNAME to gone.dangling.test., which does not exist (NXDOMAIN)"
+    assert dangling.remediation is not None
 
 
 def test_unbound_rejects_bogus_zone(dns_env: DnsEnv) -> None:

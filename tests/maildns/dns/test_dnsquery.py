@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import dns.rdatatype
 import pytest
 
-from maildns.conftest import DEAD, PARENT, SECONDARY, DnsEnv, _loopback_only
-from tlsaudit.models.dns import DnsAnswer, DnsStatus, parse_rrsets
+from maildns.conftest import DEAD, PARENT, PRIMARY, SECONDARY, DnsEnv, _loopback_only
+from tlsaudit.models.dns import AxfrStatus, DnsAnswer, DnsStatus, parse_rrsets
 from tlsaudit.models.facts import ErrorReason
-from tlsaudit.scan.dnsquery import lookup, query_server
+from tlsaudit.scan.dnsquery import axfr_probe, lookup, query_server
 
 direct = partial(query_server, tcp=False, recursion=False, timeout=0.5)
 
@@ -100,3 +104,54 @@ def test_loopback_guard() -> None:
     _loopback_only(("127.0.0.2", 53))
     with pytest.raises(AssertionError, match=r"only 127\.0\.0\.0/8"):
         _loopback_only(("192.0.2.1", 53))
+
+
+def test_loopback_guard_covers_connect_ex() -> None:
+    """dnspython connects TCP sockets with connect_ex: guarded before any packet."""
+    with socket.socket() as sock, pytest.raises(AssertionError, match="only 127"):
+        sock.connect_ex(("192.0.2.1", 53))
+
+
+def test_axfr_allowed_refused_and_cut_off(dns_env: DnsEnv) -> None:
+    whole = axfr_probe("axfr-open.test.", PRIMARY[0], timeout=1.0)
+    assert (whole.status, whole.records, whole.complete) == (AxfrStatus.ALLOWED, 8, True)
+    # One message brings the whole small zone; reading stops after it, before the end.
+    cut = axfr_probe("axfr-open.test.", PRIMARY[0], timeout=1.0, limit=3)
+    assert (cut.status, cut.records, cut.complete) == (AxfrStatus.ALLOWED, 8, False)
+    refused = axfr_probe("good-dns.test.", PRIMARY[0], timeout=1.0)
+    assert (refused.status, refused.rcode, refused.records) == (AxfrStatus.REFUSED, "NOTAUTH", 0)
+    dead = axfr_probe("timeout.test.", DEAD, timeout=0.5)
+    assert (dead.status, dead.reason) == (AxfrStatus.ERROR, "connection refused")
+
+
+@contextmanager
+def _tcp_server(hang_up: bool) -> Iterator[int]:
+    """A loopback TCP port that reads the request and hangs up, or never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            with server.accept()[0] as connection:
+                connection.recv(512)
+
+        thread = threading.Thread(target=serve, daemon=True) if hang_up else None
+        if thread:
+            thread.start()
+        yield port
+        if thread:
+            thread.join(timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("hang_up", "status", "reason"),
+    [
+        (True, AxfrStatus.REFUSED, "connection closed before a response"),
+        (False, AxfrStatus.ERROR, "no response within 0.3 s"),
+    ],
+)
+def test_axfr_hang_up_is_refused_silence_is_error(
+    hang_up: bool, status: AxfrStatus, reason: str
+) -> None:
+    with _tcp_server(hang_up) as port:
+        probe = axfr_probe("example.test.", "127.0.0.1", timeout=0.3, port=port)
+    assert (probe.status, probe.reason, probe.records) == (status, reason, 0)

@@ -12,6 +12,8 @@ import pytest
 from maildns.dns.conftest import FAIL, INFO, PASS, UNKNOWN, WARN
 from tlsaudit.evaluate.dns import CHECKS, evaluate_dns
 from tlsaudit.models.dns import (
+    AxfrProbe,
+    AxfrStatus,
     CaaFacts,
     CaaRecord,
     DnsAnswer,
@@ -23,9 +25,24 @@ from tlsaudit.models.dns import (
 )
 from tlsaudit.models.facts import ErrorReason, Observed
 from tlsaudit.models.findings import Status
-from tlsaudit.profiles import Profile
+from tlsaudit.profiles import Profile, load_checks
 
 DATA = Path(__file__).resolve().parent / "data"
+DNS_CHECKS = {
+    "dns.ns.count",
+    "dns.ns.diversity",
+    "dns.transport",
+    "dns.open_resolver",
+    "dns.dnssec.status",
+    "dns.dnssec.algorithms",
+    "dns.dnssec.signatures",
+    "dns.consistency",
+    "dns.lame",
+    "dns.axfr",
+    "dns.dangling_cname",
+    "dns.caa",
+}
+"""The dns.* ids of the contract table (mail-dns.md §8)."""
 
 
 def recorded(zone: str) -> DnsFacts:
@@ -56,6 +73,11 @@ def dnssec(facts: DnsFacts, **changes: Any) -> DnsFacts:
     return facts.model_copy(update={"dnssec": facts.dnssec.model_copy(update=changes)})
 
 
+def test_catalogue_rules_and_checks_cover_the_contract(profile: Profile) -> None:
+    assert {c for c in load_checks() if c.startswith("dns.")} == DNS_CHECKS
+    assert set(profile.rules) == set(CHECKS) == DNS_CHECKS
+
+
 def test_recorded_good_zone_passes_everything(profile: Profile) -> None:
     findings = evaluate_dns(GOOD, profile, NOW)
     assert {f.check_id for f in findings} == set(CHECKS)
@@ -70,6 +92,7 @@ def test_recorded_silent_server_is_unknown_not_fail(profile: Profile) -> None:
         ("dns.transport", silent),
         ("dns.open_resolver", silent),
         ("dns.lame", silent),
+        ("dns.axfr", silent),
         ("dns.consistency", "timeout.test. SOA"),
         ("dns.consistency", "timeout.test. NS RRset"),
     }
@@ -227,6 +250,72 @@ def test_ns_count_and_diversity(profile: Profile) -> None:
         update={"servers": [*GOOD.servers, GOOD.servers[0].model_copy(update={"address": "::1"})]}
     )
     assert statuses(one_v6, profile, "dns.ns.diversity") == [WARN]
+
+
+@pytest.mark.parametrize(
+    ("probe", "expected", "text"),
+    [
+        (
+            AxfrProbe(status=AxfrStatus.ALLOWED, records=100),
+            WARN,
+            "AXFR allowed: 100 records received (then stopped reading)",
+        ),
+        (
+            AxfrProbe(status=AxfrStatus.REFUSED, rcode="REFUSED", reason="REFUSED from the server"),
+            PASS,
+            "AXFR refused: REFUSED from the server",
+        ),
+        (
+            AxfrProbe(status=AxfrStatus.ERROR, reason="no response within 1 s"),
+            UNKNOWN,
+            "AXFR: no response within 1 s",
+        ),
+    ],
+)
+def test_axfr(profile: Profile, probe: AxfrProbe, expected: Status, text: str) -> None:
+    findings = evaluate_dns(server(GOOD, 0, axfr=probe), profile, NOW)
+    first, second = (f for f in findings if f.check_id == "dns.axfr")
+    assert (first.status, second.status) == (expected, PASS)
+    assert (first.reason if expected is UNKNOWN else first.observed) == text
+
+
+def test_axfr_not_asked(profile: Profile) -> None:
+    """Not asked without a TCP answer; facts stored before the probe existed still load."""
+    first = GOOD.servers[0]
+    no_tcp = answer(first.soa_tcp, status=DnsStatus.TIMEOUT, reason="no response within 1 s")
+    facts = server(GOOD, 0, soa_tcp=no_tcp, axfr=None)
+    axfr = next(f for f in evaluate_dns(facts, profile, NOW) if f.check_id == "dns.axfr")
+    assert (axfr.status, axfr.reason) == (
+        UNKNOWN,
+        "AXFR not asked: no TCP answer to the SOA question (timeout (no response within 1 s))",
+    )
+    old = DnsFacts.model_validate(
+        GOOD.model_dump(exclude={"hosts": True, "servers": {"__all__": {"axfr"}}})
+    )
+    assert old.hosts == []
+    assert statuses(old, profile, "dns.axfr") == [UNKNOWN, UNKNOWN]
+    assert statuses(old, profile, "dns.dangling_cname") == []
+
+
+@pytest.mark.parametrize(
+    ("status", "target", "expected"),
+    [
+        (DnsStatus.NXDOMAIN, "gone.example.", WARN),
+        (DnsStatus.NODATA, "txt-only.example.", PASS),  # the target exists
+        (DnsStatus.ANSWER, "host.example.", PASS),
+        (DnsStatus.NXDOMAIN, None, PASS),  # no such name, and no alias either
+        (DnsStatus.SERVFAIL, None, UNKNOWN),
+        (DnsStatus.TIMEOUT, None, UNKNOWN),
+        (DnsStatus.CHAIN_TOO_LONG, None, UNKNOWN),
+    ],
+)
+def test_dangling_cname(
+    profile: Profile, status: DnsStatus, target: str | None, expected: Status
+) -> None:
+    www = GOOD.hosts[1]
+    changed = answer(www, status=status, canonical_name=target, records=[])
+    facts = GOOD.model_copy(update={"hosts": [GOOD.hosts[0], changed]})
+    assert statuses(facts, profile, "dns.dangling_cname") == [PASS, expected]
 
 
 def test_caa(profile: Profile) -> None:

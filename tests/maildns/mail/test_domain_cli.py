@@ -65,3 +65,17 @@ def test_bad_domain_is_an_error_entry_not_a_crash(
     assert verdicts[0] == ("not a domain", "error")
     assert verdicts[1][0] == "single-ns.test"
     assert code == 1  # single-ns.test fails dns.ns.count
+
+
+def test_starttls_injection_is_opt_in(dns_env: DnsEnv, mail_servers: MailServers) -> None:
+    code, out = domain(dns_env, "starttls-injection.test", "--format", "json")
+    found = {(f["check_id"], f["status"]) for f in json.loads(out)["domains"][0]["findings"]}
+    assert ("mail.starttls.injection", "info") in found
+    code, out = domain(
+        dns_env, "starttls-injection.test", "--starttls-injection-test", "--format", "json"
+    )
+    [report] = json.loads(out)["domains"]
+    found = {(f["check_id"], f["status"]) for f in report["findings"]}
+    assert ("mail.starttls.injection", "fail") in found
+    assert report["mail"]["injection_tested"]
+    assert code == 1

@@ -136,6 +136,34 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ("relay-closed.test", {"relay_test": True}, [("mail.relay", "pass", "554")]),
     ("relay-closed.test", {}, [("mail.relay", "info", "not tested")]),
     (
+        "starttls-injection.test",
+        {"starttls_injection_test": True},
+        [
+            ("mail.starttls.injection", "fail", "the injected RSET was answered inside TLS"),
+            ("mail.starttls", "pass", "127.0.0.20"),
+        ],
+    ),
+    (
+        "mail-good.test",
+        {"starttls_injection_test": True},
+        [("mail.starttls.injection", "pass", "the injected RSET was not answered inside TLS")],
+    ),
+    ("mail-good.test", {}, [("mail.starttls.injection", "info", "not tested")]),
+    ("mail-good.test", {}, [("mail.bimi", "info", "l=https://mail-good.test/bimi/logo.svg")]),
+    ("sub.mail-good.test", {}, [("mail.bimi", "info", "default._bimi.mail-good.test v=BIMI1")]),
+    ("bimi-bad.test", {}, [("mail.bimi", "warn", "l=https://bimi-bad.test/logo.svg; a=")]),
+    ("syntax.bimi-bad.test", {}, [("mail.bimi", "warn", "l=http://bimi-bad.test/logo.png")]),
+    ("two.bimi-bad.test", {}, [("mail.bimi", "warn", ".svg | v=BIMI1; l=https://bimi-bad")]),
+    (
+        "case.bimi-bad.test",
+        {},
+        [
+            ("mail.bimi", "warn", "default._bimi.case.bimi-bad.test v=bimi1"),
+            ("mail.bimi", "warn", "default._bimi.bimi-bad.test v=BIMI1"),
+        ],
+    ),
+    ("declined.bimi-bad.test", {}, [("mail.bimi", "info", "l=; a=;")]),
+    (
         "relay-closed.test",
         {"submission_hosts": SUBMISSION, "submission_ports": (587, 465)},
         [
@@ -179,6 +207,26 @@ def test_good_domain_passes_everything(audit: Audit) -> None:
     assert statuses(findings, "mail.starttls.tls") == ["pass"]
     for check_id in ("mail.spf.lookups", "mail.dmarc.policy", "mail.dkim.key_size"):
         assert statuses(findings, check_id) == ["pass"]
+
+
+def test_bimi_findings_say_why(audit: Audit) -> None:
+    _, findings = audit("bimi-bad.test")
+    [finding] = by_check(findings, "mail.bimi")
+    assert finding.reason == "DMARC not at enforcement: effective policy none"
+    _, findings = audit("sub.mail-good.test")
+    [finding] = by_check(findings, "mail.bimi")
+    assert finding.reason is not None
+    assert "no record at default._bimi.sub.mail-good.test" in finding.reason
+
+
+def test_injection_probe_only_where_starttls_is_offered(audit: Audit) -> None:
+    facts, findings = audit("nostarttls.test", starttls_injection_test=True)
+    assert facts.injection_tested
+    [address] = facts.mx[0].addresses
+    assert address.injection is not None
+    assert address.injection.error is not None
+    assert "STARTTLS not offered" in address.injection.error.detail
+    assert by_check(findings, "mail.starttls.injection") == []  # mail.starttls warns instead
 
 
 def test_mta_sts_policy_fetch_needs_a_trusted_certificate(

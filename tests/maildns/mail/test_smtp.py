@@ -1,4 +1,5 @@
-"""The SMTP dialogue and relay probe against the loopback aiosmtpd servers."""
+"""The SMTP dialogue, relay probe and STARTTLS injection probe against the loopback
+servers (aiosmtpd, and the deliberately vulnerable InjectableSmtp)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from servers.smtp import MailServers
 from tlsaudit.models.facts import ErrorReason, Observed
-from tlsaudit.models.mail import SmtpFacts
+from tlsaudit.models.mail import InjectionProbe, SmtpFacts
 from tlsaudit.scan import smtp
 
 HELO = "probe.tlsaudit.test"
@@ -106,3 +107,43 @@ def test_relay_probe_never_sends_data(
     assert "BDAT" not in commands
     assert commands.count("RSET") == 4
     assert commands[-1] == "QUIT"
+
+
+def injection(ip: str) -> Observed[InjectionProbe]:
+    return smtp.injection_probe(
+        "mx.example.test", ip, 25, helo=HELO, timeout=1.0, greeting_timeout=5.0
+    )
+
+
+def _commands(transcript: list[str]) -> list[str]:
+    return [line[3:] for line in transcript if line.startswith("C: ")]
+
+
+def test_injected_command_answered_inside_tls(mail_servers: MailServers) -> None:
+    probe = injection("127.0.0.20").value  # InjectableSmtp: keeps its plaintext buffer
+    assert probe is not None
+    assert probe.vulnerable
+    assert probe.starttls_reply.code == 220
+    assert probe.injected_reply is not None
+    assert probe.injected_reply.code == 250
+    commands = _commands(probe.transcript)
+    assert commands == [f"EHLO {HELO}", "STARTTLS", "RSET", "QUIT"]
+    tls = next(i for i, line in enumerate(probe.transcript) if line.startswith("-- TLS"))
+    assert probe.transcript[tls + 1] == "S: 250 2.0.0 OK"  # read before any command in TLS
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.27", "127.0.0.21"])
+def test_aiosmtpd_discards_the_injected_command(mail_servers: MailServers, ip: str) -> None:
+    probe = injection(ip).value
+    assert probe is not None
+    assert not probe.vulnerable
+    assert probe.injected_reply is None
+    commands = _commands(probe.transcript)
+    assert commands == [f"EHLO {HELO}", "STARTTLS", "RSET", f"EHLO {HELO}", "QUIT"]
+    assert "DATA" not in commands
+
+
+def test_injection_probe_needs_starttls(mail_servers: MailServers) -> None:
+    probe = injection("127.0.0.22")
+    assert probe.error is not None
+    assert probe.error.reason is ErrorReason.NOT_APPLICABLE
