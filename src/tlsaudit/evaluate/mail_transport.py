@@ -403,19 +403,26 @@ def _reply(reply: SmtpReply | None) -> str:
     return f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}".strip()
 
 
+def _not_tested(
+    out: Collector, check_id: str, facts: MailFacts, expected: str, option: str
+) -> None:
+    """An opt-in probe the user did not ask for: one info finding naming the option."""
+    out.add(
+        check_id,
+        Status.INFO,
+        subject=facts.domain,
+        observed="not tested",
+        expected=expected,
+        reason=f"this probe is opt-in ({option})",
+    )
+
+
 def _injection(out: Collector, facts: MailFacts) -> None:
     """STARTTLS command injection per MX address; nothing where STARTTLS is not offered
     (``mail.starttls`` reports that)."""
     expected = "a command pipelined after STARTTLS is not answered inside TLS"
     if not facts.injection_tested:
-        out.add(
-            "mail.starttls.injection",
-            Status.INFO,
-            subject=facts.domain,
-            observed="not tested",
-            expected=expected,
-            reason="the STARTTLS injection probe is opt-in (--starttls-injection-test)",
-        )
+        _not_tested(out, "mail.starttls.injection", facts, expected, "--starttls-injection-test")
         return
     for host in facts.mx:
         for address in host.addresses:
@@ -452,14 +459,7 @@ def _injection(out: Collector, facts: MailFacts) -> None:
 def _relay(out: Collector, facts: MailFacts) -> None:
     expected = "RCPT TO an external address refused (5xx)"
     if not facts.relay_tested:
-        out.add(
-            "mail.relay",
-            Status.INFO,
-            subject=facts.domain,
-            observed="not tested",
-            expected=expected,
-            reason="the relay probe is opt-in (--relay-test)",
-        )
+        _not_tested(out, "mail.relay", facts, expected, "--relay-test")
         return
     for host in facts.mx:
         for address in host.addresses:
