@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
 from tlsaudit.evaluate import dane, mtasts
 from tlsaudit.evaluate.collector import Collector, error_text
@@ -22,6 +24,8 @@ from tlsaudit.models.facts import ErrorReason, Observed
 from tlsaudit.models.findings import Finding, Level, Status
 from tlsaudit.models.mail import MailFacts, MxAddress, SmtpFacts, SmtpReply
 from tlsaudit.profiles import Profile
+
+P = TypeVar("P")
 
 OPPORTUNISTIC = ("cert.trust.public", "cert.hostname")
 """TLS checks that SMTP between servers does not enforce without MTA-STS (or DANE)."""
@@ -417,6 +421,29 @@ def _not_tested(
     )
 
 
+def _addresses(facts: MailFacts) -> Iterator[tuple[str, MxAddress]]:
+    return ((host.name, address) for host in facts.mx for address in host.addresses)
+
+
+def _observed(
+    out: Collector,
+    check_id: str,
+    probes: Iterable[tuple[str, MxAddress, Observed[P] | None]],
+    expected: str,
+) -> Iterator[tuple[str, P]]:
+    """Per MX address, the probe's value with its subject; a probe that could not be made
+    is reported as unknown (one that did not apply, e.g. no STARTTLS, is skipped)."""
+    for name, address, probe in probes:
+        subject = f"{name}:{address.port} ({address.ip})"
+        if probe is not None and probe.value is not None:
+            yield subject, probe.value
+            continue
+        error = probe.error if probe else None
+        if error is None or error.reason is not ErrorReason.NOT_APPLICABLE:
+            reason = error.detail if error else "not probed"
+            out.unknown(check_id, subject=subject, expected=expected, reason=reason)
+
+
 def _injection(out: Collector, facts: MailFacts) -> None:
     """STARTTLS command injection per MX address; nothing where STARTTLS is not offered
     (``mail.starttls`` reports that)."""
@@ -424,36 +451,21 @@ def _injection(out: Collector, facts: MailFacts) -> None:
     if not facts.injection_tested:
         _not_tested(out, "mail.starttls.injection", facts, expected, "--starttls-injection-test")
         return
-    for host in facts.mx:
-        for address in host.addresses:
-            subject = f"{host.name}:{address.port} ({address.ip})"
-            probe = address.injection
-            if probe is None or probe.value is None:
-                error = probe.error if probe else None
-                if error is None or error.reason is not ErrorReason.NOT_APPLICABLE:
-                    reason = error.detail if error else "not probed"
-                    out.unknown(
-                        "mail.starttls.injection", subject=subject, expected=expected, reason=reason
-                    )
-                continue
-            result = probe.value
-            if result.injected_reply is not None:
-                observed = (
-                    f"the injected RSET was answered inside TLS: {_reply(result.injected_reply)}"
-                )
-            elif result.starttls_reply.code == 220:
-                observed = "the injected RSET was not answered inside TLS"
-            else:
-                observed = (
-                    f"STARTTLS with a pipelined command refused: {_reply(result.starttls_reply)}"
-                )
-            out.check(
-                "mail.starttls.injection",
-                result.vulnerable,
-                subject=subject,
-                observed=observed,
-                expected=expected,
-            )
+    probes = ((name, a, a.injection) for name, a in _addresses(facts))
+    for subject, result in _observed(out, "mail.starttls.injection", probes, expected):
+        if result.injected_reply is not None:
+            observed = f"the injected RSET was answered inside TLS: {_reply(result.injected_reply)}"
+        elif result.starttls_reply.code == 220:
+            observed = "the injected RSET was not answered inside TLS"
+        else:
+            observed = f"STARTTLS with a pipelined command refused: {_reply(result.starttls_reply)}"
+        out.check(
+            "mail.starttls.injection",
+            result.vulnerable,
+            subject=subject,
+            observed=observed,
+            expected=expected,
+        )
 
 
 def _relay(out: Collector, facts: MailFacts) -> None:
@@ -461,52 +473,44 @@ def _relay(out: Collector, facts: MailFacts) -> None:
     if not facts.relay_tested:
         _not_tested(out, "mail.relay", facts, expected, "--relay-test")
         return
-    for host in facts.mx:
-        for address in host.addresses:
-            subject = f"{host.name}:{address.port} ({address.ip})"
-            probe = address.relay
-            if probe is None or probe.value is None:
-                reason = probe.error.detail if probe and probe.error else "not probed"
-                out.unknown("mail.relay", subject=subject, expected=expected, reason=reason)
-                continue
-            control = probe.value.control.reply
-            if control is None or not 200 <= control.code < 300:
-                out.unknown(
-                    "mail.relay",
-                    subject=subject,
-                    expected=expected,
-                    reason=f"RCPT TO {probe.value.control.recipient}: {_reply(control)}"
-                    " — the server refuses local mail too, so a refusal proves nothing",
-                )
-                continue
-            replies = [(a, a.reply) for a in probe.value.attempts]
-            accepted = [
-                f"{a.sender} → {a.recipient}: {_reply(r)}"
-                for a, r in replies
-                if r is not None and 200 <= r.code < 300
-            ]
-            pending = [
-                f"{a.sender} → {a.recipient}: {_reply(r)}"
-                for a, r in replies
-                if r is None or 400 <= r.code < 500
-            ]
-            if pending and not accepted:
-                out.unknown(
-                    "mail.relay", subject=subject, expected=expected, reason="; ".join(pending)
-                )
-                continue
-            observed = "; ".join(accepted) or "; ".join(
-                f"{a.sender} → {a.recipient}: {_reply(r)}" for a, r in replies
-            )
-            note = "accepted at RCPT (DATA was not sent)" if accepted else None
-            out.check(
+    probes = ((name, a, a.relay) for name, a in _addresses(facts))
+    for subject, relay in _observed(out, "mail.relay", probes, expected):
+        control = relay.control.reply
+        if control is None or not 200 <= control.code < 300:
+            out.unknown(
                 "mail.relay",
-                bool(accepted),
                 subject=subject,
-                observed=observed,
                 expected=expected,
-                reason=note,
+                reason=f"RCPT TO {relay.control.recipient}: {_reply(control)}"
+                " — the server refuses local mail too, so a refusal proves nothing",
             )
+            continue
+        replies = [(a, a.reply) for a in relay.attempts]
+        accepted = [
+            f"{a.sender} → {a.recipient}: {_reply(r)}"
+            for a, r in replies
+            if r is not None and 200 <= r.code < 300
+        ]
+        pending = [
+            f"{a.sender} → {a.recipient}: {_reply(r)}"
+            for a, r in replies
+            if r is None or 400 <= r.code < 500
+        ]
+        if pending and not accepted:
+            out.unknown("mail.relay", subject=subject, expected=expected, reason="; ".join(pending))
+            continue
+        observed = "; ".join(accepted) or "; ".join(
+            f"{a.sender} → {a.recipient}: {_reply(r)}" for a, r in replies
+        )
+        note = "accepted at RCPT (DATA was not sent)" if accepted else None
+        out.check(
+            "mail.relay",
+            bool(accepted),
+            subject=subject,
+            observed=observed,
+            expected=expected,
+            reason=note,
+        )
 
 
 def _submission(out: Collector, facts: MailFacts) -> None:
