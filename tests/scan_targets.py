@@ -201,6 +201,30 @@ SCENARIOS: tuple[Scenario, ...] = (
         "expiring-chain",
         "good, but leaf expires generation time + 10 days (see fixtures/certs/README.md)",
     ),
+    Scenario(
+        "tls13_only",
+        BASE_PORT + 14,
+        tls_directives(protocols="TLSv1.3"),
+        description="good, but TLS 1.3 only (session tickets on, nginx's default)",
+    ),
+    Scenario(
+        "ffdhe13",
+        BASE_PORT + 15,
+        tls_directives(ecdh_curve="X25519:ffdhe2048:ffdhe3072"),
+        description="good, but the groups are X25519, ffdhe2048 and ffdhe3072 (TLS 1.3 FFDHE)",
+    ),
+    Scenario(
+        "anon_camellia",
+        BASE_PORT + 16,
+        tls_directives(
+            protocols="TLSv1.2",
+            ciphers="ECDHE+AESGCM:ADH-CAMELLIA128-SHA256:ADH-CAMELLIA256-SHA256:@SECLEVEL=0",
+        ),
+        description=(
+            "TLS1.2 only; ECDHE AES-GCM + DH_anon Camellia-CBC SHA256 (0x00BF, 0x00C5), which"
+            " sslyze's OpenSSL builds never offer"
+        ),
+    ),
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
