@@ -14,6 +14,7 @@ is in its ``description``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +79,12 @@ def tls_directives(
 ) -> tuple[str, ...]:
     """Build the directive list of a TLS scenario; defaults = the ``good`` config.
 
-    *certs* are basenames in ``fixtures/certs`` (``X`` -> ``X.pem`` served,
-    key ``X.key`` with any ``-chain`` suffix stripped).
+    *certs* are basenames in ``fixtures/certs`` (``X`` -> ``X.pem`` served, key ``X.key``
+    with any ``-chain``, ``-fullchain`` or ``-misordered`` suffix stripped).
     """
     out: list[str] = []
     for cert in certs:
-        key = cert.removesuffix("-chain")
+        key = re.sub("-(chain|fullchain|misordered)$", "", cert)
         out.append(f"ssl_certificate {CERTS_DIR / (cert + '.pem')}")
         out.append(f"ssl_certificate_key {CERTS_DIR / (key + '.key')}")
     out.append(f"ssl_protocols {protocols}")
@@ -224,6 +225,45 @@ SCENARIOS: tuple[Scenario, ...] = (
             "TLS1.2 only; ECDHE AES-GCM + DH_anon Camellia-CBC SHA256 (0x00BF, 0x00C5), which"
             " sslyze's OpenSSL builds never offer"
         ),
+    ),
+    _cert_scenario(
+        "dnsonly",
+        BASE_PORT + 17,
+        "dnsonly-chain",
+        "good, but the leaf names only DNS:www.example.test (no IP SAN) and embeds two SCTs",
+    ),
+    _cert_scenario(
+        "untrusted_direct",
+        BASE_PORT + 18,
+        "untrusted-direct-chain",
+        "good, but one leaf issued directly by 'tlsaudit Untrusted Root' (served alone)",
+    ),
+    _cert_scenario(
+        "sha3", BASE_PORT + 19, "sha3-chain", "good, but the leaf is signed with SHA3-256"
+    ),
+    _cert_scenario(
+        "mustaple",
+        BASE_PORT + 20,
+        "mustaple-chain",
+        "good, but the leaf demands OCSP stapling (must-staple) and none is stapled",
+    ),
+    _cert_scenario(
+        "clientauth",
+        BASE_PORT + 21,
+        "clientauth-chain",
+        "good, but the leaf's extendedKeyUsage is clientAuth only",
+    ),
+    _cert_scenario(
+        "fullchain",
+        BASE_PORT + 22,
+        "good-rsa3072-fullchain",
+        "good, but the RSA chain includes the root (leaf, intermediate, root)",
+    ),
+    _cert_scenario(
+        "misordered",
+        BASE_PORT + 23,
+        "good-rsa3072-misordered",
+        "good, but the RSA chain is leaf, root, intermediate (wrong order, root sent)",
     ),
 )
 
