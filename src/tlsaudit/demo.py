@@ -11,6 +11,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,7 +73,9 @@ def _make_servers(tmp: Path) -> tuple[Path, list[DemoServer]]:
     bad = _context(
         tmp / "bad", bad_key, _certificate("localhost", ca_key, bad_key.public_key(), ca)
     )
-    bad.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings():  # the deprecated version is the point of this server
+        warnings.simplefilter("ignore", DeprecationWarning)
+        bad.minimum_version = ssl.TLSVersion.TLSv1
     bad.maximum_version = ssl.TLSVersion.TLSv1_2
     bad.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0")
     return ca_file, [

@@ -27,7 +27,7 @@ from tlsaudit.models.findings import Citation, Level, Text
 from tlsaudit.models.report import ProfileRef
 
 DEFAULT_PROFILE = "cryptrec-high"
-EGOV_LIST = "egov-list"
+EGOV_LIST = "egov-list-2022r2"
 CHECKS_GLOB = "checks*.toml"
 
 
@@ -126,13 +126,26 @@ class Profile(Model):
     description: Text | None = None
     abstract: bool = Field(default=False, description="A base profile that is not listed.")
     source: str = Field(description="File the profile was loaded from.")
+    editions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Document id -> edition encoded (GL-3001 = 3.1.1); LS-0001 is the e-Gov list's.",
+    )
     egov: EgovList
     checks: dict[str, Check]
     rules: dict[str, Rule]
 
     @property
+    def edition_names(self) -> list[str]:
+        """E.g. ["GL-3001 3.1.1", "LS-0001-2022R2", "LS-0003-2022R1"]."""
+        named = {doc: e if e.startswith(doc) else f"{doc} {e}" for doc, e in self.editions.items()}
+        named["LS-0001"] = self.egov.id
+        return [named[doc] for doc in sorted(named)]
+
+    @property
     def ref(self) -> ProfileRef:
-        return ProfileRef(id=self.id, name=self.name, version=self.version)
+        return ProfileRef(
+            id=self.id, name=self.name, version=self.version, editions=self.edition_names
+        )
 
     def rule(self, check_id: str) -> Rule | None:
         return self.rules.get(check_id)
@@ -305,11 +318,20 @@ def load_checks() -> dict[str, Check]:
 
 
 def load_egov_list(name: str = EGOV_LIST, referrer: Path | None = None) -> EgovList:
+    """An edition of the e-Government list; ``extends = "<edition>"`` adds its entries to
+    those of an earlier edition (a later edition is a new file, not an edit)."""
     path = builtin_dir() / f"{name}.toml"
     if not path.is_file():
         where = f"{referrer}: egov_list" if referrer else name
         raise ProfileError(f"{where}: unknown e-Government list {name!r}")
+    data = dict(_read(path))
+    base = data.pop("extends", None)
+    if base is not None:
+        if not isinstance(base, str) or base == name:
+            raise ProfileError(f"{path}: extends: must name another e-Government list")
+        earlier = load_egov_list(base, path)
+        data["entries"] = [e.model_dump() for e in earlier.entries] + data.get("entries", [])
     try:
-        return EgovList.model_validate(_read(path))
+        return EgovList.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(f"{path}: {_first_error(exc)}") from exc

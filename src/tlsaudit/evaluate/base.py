@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tlsaudit.models.facts import ProbeError
 from tlsaudit.models.findings import Finding, Level, Status
@@ -10,6 +11,14 @@ from tlsaudit.profiles import Outcome, Profile, Rule, Threshold
 
 Judgement = tuple[Level | None, str]
 """A judged fact: the level it violates (None = it passes) and the observed value."""
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A fact outside the check's scope: reported as ``not_applicable``, never as a pass."""
+
+    observed: str
+    reason: str
 
 
 def finding(
@@ -32,7 +41,7 @@ def finding(
     rule = profile.rules[check_id]
     check = profile.checks[check_id]
     note = _note(rule, outcome)
-    if note and status is not Status.PASS:
+    if note and status not in (Status.PASS, Status.NOT_APPLICABLE):
         reason = f"{reason}; {note}" if reason else note
     return Finding(
         check_id=check_id,
@@ -94,16 +103,27 @@ def unknown(
 def judge(
     profile: Profile,
     check_id: str,
-    result: Judgement | ProbeError,
+    result: Judgement | ProbeError | NotApplicable,
     *,
     subject: str,
     expected: str,
     outcome: Outcome | None = None,
 ) -> Finding:
-    """The finding for a judgement, or ``unknown`` when the fact could not be observed."""
+    """The finding for a judgement, ``unknown`` when the fact could not be observed, or
+    ``not_applicable`` when it lies outside the check's scope."""
     if isinstance(result, ProbeError):
         return unknown(
             profile, check_id, subject=subject, expected=expected, reason=describe_error(result)
+        )
+    if isinstance(result, NotApplicable):
+        return finding(
+            profile,
+            check_id,
+            Status.NOT_APPLICABLE,
+            subject=subject,
+            observed=result.observed,
+            expected=expected,
+            reason=result.reason,
         )
     level, observed = result
     return violation(

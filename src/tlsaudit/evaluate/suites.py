@@ -171,25 +171,47 @@ def _parse_cipher(token: str) -> tuple[str, int | None, str | None]:
     return cipher, bits, mode
 
 
+GroupKind = Literal["ECDH", "DH", "ML-KEM", "hybrid"]
+
+
 @dataclass(frozen=True)
 class Group:
-    """A key-exchange group: canonical name, LS-0001 primitive (ECDH or DH) and size."""
+    """A key-exchange group: canonical name, kind and size.
+
+    ``kind`` is the LS-0001 primitive (ECDH, DH, ML-KEM) or ``hybrid`` for an ECDH + ML-KEM
+    combination (X25519MLKEM768); ``primitives`` names its parts as LS-0001 does.
+    """
 
     name: str
-    kind: Literal["ECDH", "DH"]
+    kind: GroupKind
     bits: int | None
+    primitives: tuple[str, ...] = ()
+
+    @property
+    def post_quantum(self) -> bool:
+        return self.kind in ("ML-KEM", "hybrid")
 
 
 _GROUP_BITS = {"X25519": 256, "X448": 448}
 _GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)(\d+)", re.IGNORECASE)
+_MLKEM_RE = re.compile(r"^(?P<ecdh>X25519|SecP256r1|SecP384r1)?MLKEM(?P<level>512|768|1024)$", re.I)
+_HYBRID_PREFIXES = {"x25519": "X25519", "secp256r1": "SecP256r1", "secp384r1": "SecP384r1"}
 
 
 def parse_group(name: str) -> Group:
-    """Canonical name and size of a named group or curve (prime256v1 = P-256 = secp256r1);
-    the size of an unknown kind (e.g. an ML-KEM hybrid) is None."""
+    """Canonical name, kind and size of a named group or curve (prime256v1 = P-256 =
+    secp256r1; ML-KEM groups as the TLS registry spells them, e.g. X25519MLKEM768); the
+    size of an unknown group is None."""
+    mlkem = _MLKEM_RE.match(name.replace("-", "").replace("_", ""))
+    if mlkem is not None:
+        kem = f"ML-KEM-{mlkem['level']}"
+        if mlkem["ecdh"] is None:
+            return Group(f"MLKEM{mlkem['level']}", "ML-KEM", None, (kem,))
+        prefix = _HYBRID_PREFIXES[mlkem["ecdh"].lower()]
+        return Group(f"{prefix}MLKEM{mlkem['level']}", "hybrid", None, ("ECDH", kem))
     canonical = normalise_curve(name)
     match = _GROUP_SIZE_RE.match(canonical)
     bits = int(match[1]) if match else _GROUP_BITS.get(canonical)
     if canonical.lower().startswith("ffdhe"):
-        return Group(canonical.lower(), "DH", bits)
-    return Group(canonical, "ECDH", bits)
+        return Group(canonical.lower(), "DH", bits, ("DH",))
+    return Group(canonical, "ECDH", bits, ("ECDH",))

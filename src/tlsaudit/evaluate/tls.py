@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from tlsaudit.evaluate.base import (
     Judgement,
+    NotApplicable,
     describe_thresholds,
     judge,
     threshold_level,
@@ -135,14 +136,19 @@ def _cipher_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
 
 
 def _dh_sizes(facts: TlsFacts) -> dict[int | None, list[str]]:
-    """Accepted suites with a finite-field DH key by its size (None: DHE, size not reported)."""
+    """Finite-field DH groups by size: those of accepted (anonymous) DHE suites and the TLS 1.3
+    FFDHE groups (None: a DHE suite whose group size was not reported)."""
     sizes: dict[int | None, list[str]] = {}
     for version, suite in _suites(facts):
         key = suite.ephemeral_key
         if key is not None and key.kind == "DH":
             sizes.setdefault(key.size, []).append(f"{version} {suite.name}")
-        elif key is None and parse_suite(suite.name).kex == "DHE":
+        elif key is None and parse_suite(suite.name).kex in ("DHE", "DH"):
             sizes.setdefault(None, []).append(f"{version} {suite.name}")
+    for name in facts.groups.value or []:
+        group = parse_group(name)
+        if group.kind == "DH" and accepted(facts, "TLS 1.3") is True:
+            sizes.setdefault(group.bits, []).append(f"TLS 1.3 group {group.name}")
     return dict(sorted(sizes.items(), key=lambda item: (item[0] is None, item[0] or 0)))
 
 
@@ -150,8 +156,8 @@ def _dh_subject(size: int | None) -> str:
     return "DHE (group size not reported)" if size is None else f"DHE {size}-bit group"
 
 
-def _dh_observed(size: int, suites: Sequence[str]) -> str:
-    return f"{size} bit, used by {len(suites)} accepted suite(s): {', '.join(suites)}"
+def _dh_observed(size: int, users: Sequence[str]) -> str:
+    return f"{size} bit, used by {len(users)} accepted suite(s) or group(s): {', '.join(users)}"
 
 
 def _dh_size_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
@@ -184,10 +190,15 @@ def _strength_horizon_findings(facts: TlsFacts, profile: Profile) -> Iterator[Fi
             if weak
             else ""
         )
+        result: Judgement | NotApplicable = (
+            NotApplicable(observed, f"below the {low}–{high}-bit band: tls.kex.dh_size judges it")
+            if size < low
+            else (rule.level if weak else None, observed)
+        )
         yield judge(
             profile,
             "tls.kex.strength_horizon",
-            (rule.level if weak else None, observed),
+            result,
             subject=_dh_subject(size),
             expected=expected,
         )
@@ -209,14 +220,40 @@ def _group_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
             level = rule.level
         else:
             level = rule.other_level
-        size = f"{group.bits} bit" if group.bits else "size unknown"
+        described = ", ".join(profile.egov.describe(p) for p in group.primitives)
+        size = f"{group.bits} bit" if group.bits else group.kind
         yield judge(
             profile,
             "tls.kex.group",
-            (level, f"{name} ({group.kind}, {size})"),
+            (level, f"{name} ({size}; {described})"),
             subject=f"group {name}",
             expected=expected,
         )
+
+
+def _pqc_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
+    """``tls.kex.pqc``: a post-quantum (ML-KEM) TLS 1.3 group accepted, from the group probe."""
+    check_id, subject = "tls.kex.pqc", "post-quantum key exchange"
+    rule = profile.rules[check_id]
+    expected = "a TLS 1.3 ML-KEM group (e.g. X25519MLKEM768) accepted"
+    tls13 = accepted(facts, "TLS 1.3")
+    result: Judgement | ProbeError | NotApplicable
+    if tls13 is False:
+        result = NotApplicable("TLS 1.3 not accepted", "ML-KEM groups exist only in TLS 1.3")
+    elif isinstance(tls13, ProbeError):
+        result = tls13
+    elif facts.group_probe.error is not None:
+        result = facts.group_probe.error
+    else:
+        probed = [parse_group(g) for g in facts.group_probe.value or []]
+        found = [g for g in (parse_group(n) for n in facts.groups.value or []) if g.post_quantum]
+        if found:
+            names = ", ".join(dict.fromkeys(g.name for g in found))
+            result = None, f"post-quantum key exchange offered: {names}"
+        else:
+            tried = ", ".join(g.name for g in probed if g.post_quantum) or "none"
+            result = rule.level, f"no post-quantum key exchange (probed: {tried})"
+    return [judge(profile, check_id, result, subject=subject, expected=expected)]
 
 
 # ---------------------------------------------------------------- vulnerabilities, other settings
@@ -237,28 +274,43 @@ class Flag:
     says: tuple[str, str]
     """Observed text when the property is (False, True)."""
     expected: str
-    applies: Callable[[TlsFacts], bool] = lambda facts: True
+    outside: Callable[[TlsFacts], str | None] = lambda facts: None
+    """Why the property does not apply to this server (None: it applies)."""
 
     def __call__(self, facts: TlsFacts, profile: Profile) -> list[Finding]:
-        if not self.applies(facts):
-            return []
         state = self.read(facts)
-        result: Judgement | ProbeError = (
-            state
-            if isinstance(state, ProbeError)
-            else (
-                profile.rules[self.check_id].level if state == self.bad else None,
-                self.says[state],
-            )
-        )
+        why_not = self.outside(facts)
+        result: Judgement | ProbeError | NotApplicable
+        if why_not is not None:
+            said = "not observed" if isinstance(state, ProbeError) else self.says[state]
+            result = NotApplicable(said, why_not)
+        elif isinstance(state, ProbeError):
+            result = state
+        else:
+            level = profile.rules[self.check_id].level if state == self.bad else None
+            result = level, self.says[state]
         return [judge(profile, self.check_id, result, subject=self.subject, expected=self.expected)]
 
 
-def _several_below_tls13(facts: TlsFacts) -> bool:
-    """Two or more versions below TLS 1.3 accepted (or not known to be fewer)."""
+def _fewer_than_two_below_tls13(facts: TlsFacts) -> str | None:
+    """Not applicable unless two or more versions below TLS 1.3 are (or may be) accepted."""
     states = [accepted(facts, v) for v in PROTOCOL_VERSIONS[:-1]]
     certain = sum(state is True for state in states)
-    return certain >= 2 or any(isinstance(state, ProbeError) for state in states)
+    if certain >= 2 or any(isinstance(state, ProbeError) for state in states):
+        return None
+    return "fewer than two versions below TLS 1.3 accepted: there is nothing to downgrade to"
+
+
+def _tls13_only(facts: TlsFacts) -> str | None:
+    """Not applicable when no version below TLS 1.3 is accepted (TLS 1.3 removed the feature)."""
+    states = [accepted(facts, v) for v in PROTOCOL_VERSIONS[:-1]]
+    if all(state is False for state in states) and accepted(facts, "TLS 1.3") is True:
+        return "TLS 1.3 only: TLS 1.3 has no renegotiation and no compression"
+    return None
+
+
+def _without(version: ProtocolVersion, why: str) -> Callable[[TlsFacts], str | None]:
+    return lambda facts: why if accepted(facts, version) is False else None
 
 
 def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
@@ -301,6 +353,7 @@ SETTING_FLAGS = (
         bad=False,
         says=("not supported", "supported"),
         expected="supported",
+        outside=_tls13_only,
     ),
     Flag(
         "tls.renegotiation.client_initiated",
@@ -309,6 +362,7 @@ SETTING_FLAGS = (
         bad=True,
         says=("refused", "accepted"),
         expected="refused",
+        outside=_tls13_only,
     ),
     Flag(
         "tls.compression",
@@ -317,6 +371,7 @@ SETTING_FLAGS = (
         bad=True,
         says=("not accepted", "accepted"),
         expected="not accepted",
+        outside=_tls13_only,
     ),
     Flag(
         "tls.fallback_scsv",
@@ -325,7 +380,7 @@ SETTING_FLAGS = (
         bad=False,
         says=("not honoured", "honoured"),
         expected="honoured when several versions below TLS 1.3 are accepted",
-        applies=_several_below_tls13,
+        outside=_fewer_than_two_below_tls13,
     ),
     Flag(
         "tls.ems",
@@ -334,7 +389,7 @@ SETTING_FLAGS = (
         bad=False,
         says=("not supported", "supported"),
         expected="supported with TLS 1.2",
-        applies=lambda f: accepted(f, "TLS 1.2") is not False,
+        outside=_without("TLS 1.2", "TLS 1.2 not accepted (TLS 1.3 always binds the secret)"),
     ),
     Flag(
         "tls.early_data",
@@ -343,7 +398,7 @@ SETTING_FLAGS = (
         bad=True,
         says=("not accepted", "accepted"),
         expected="not accepted",
-        applies=lambda f: accepted(f, "TLS 1.3") is not False,
+        outside=_without("TLS 1.3", "TLS 1.3 not accepted: 0-RTT exists only in TLS 1.3"),
     ),
     Flag(
         "tls.hsts",
@@ -352,7 +407,7 @@ SETTING_FLAGS = (
         bad=False,
         says=("no Strict-Transport-Security header with max-age > 0", "present"),
         expected="Strict-Transport-Security with max-age > 0",
-        applies=lambda f: f.endpoint.https,
+        outside=lambda f: None if f.endpoint.https else "not an HTTPS endpoint",
     ),
 )
 
@@ -372,6 +427,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("tls.kex.dh_size", _dh_size_findings),
     ("tls.kex.group", _group_findings),
     ("tls.kex.strength_horizon", _strength_horizon_findings),
+    ("tls.kex.pqc", _pqc_findings),
     *((flag.check_id, flag) for flag in VULNERABILITY_FLAGS),
     ("vuln.robot", _robot_findings),
     *((flag.check_id, flag) for flag in SETTING_FLAGS),

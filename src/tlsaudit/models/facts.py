@@ -115,6 +115,12 @@ class AcceptedSuite(Model):
     name: str = Field(description="IANA name, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.")
     openssl_name: str
     ephemeral_key: EphemeralKey | None = None
+    detected_by: Literal["handshake", "client-hello"] = Field(
+        default="handshake",
+        description="handshake: a full handshake by sslyze; client-hello: tlsaudit's own"
+        " ClientHello probe, for suites sslyze's OpenSSL builds cannot offer (the server chose"
+        " the suite in its ServerHello; no handshake was completed).",
+    )
 
 
 class ProtocolFacts(Model):
@@ -150,6 +156,24 @@ class CertificateFacts(Model):
     is_ca: bool
     san_dns: list[str] = Field(default_factory=list)
     san_ip: list[str] = Field(default_factory=list)
+    ca_issuers: list[str] = Field(
+        default_factory=list,
+        description="Authority Information Access caIssuers URIs (where the issuer is published).",
+    )
+    key_usage: list[str] | None = Field(
+        default=None, description="keyUsage bits set (digitalSignature, ...); None = no extension."
+    )
+    extended_key_usage: list[str] | None = Field(
+        default=None,
+        description="extendedKeyUsage purposes (serverAuth, clientAuth, ... or a dotted OID);"
+        " None = no extension (any purpose).",
+    )
+    must_staple: bool = Field(
+        default=False, description="TLS Feature extension with status_request (RFC 7633)."
+    )
+    sct_count: int = Field(
+        default=0, description="Signed Certificate Timestamps embedded in the certificate."
+    )
 
 
 class TrustResult(Model):
@@ -176,6 +200,11 @@ class CertificateDeployment(Model):
     ocsp_stapled: bool
     ocsp_status: str | None = None
     chain_order_valid: bool | None = None
+    anchor_sent: bool | None = Field(
+        default=None,
+        description="The server sends the trust anchor (root) of the verified path;"
+        " None when no path was verified.",
+    )
 
 
 class CertificateInfo(Model):
@@ -197,8 +226,12 @@ class Renegotiation(Model):
 
 
 class Resumption(Model):
-    session_id: bool
-    tickets: bool
+    session_id: bool = Field(description="TLS 1.2 (or earlier) session-ID resumption.")
+    tickets: bool = Field(description="TLS 1.2 (or earlier) session-ticket resumption.")
+    tls13: bool | None = Field(
+        default=None,
+        description="TLS 1.3 resumption with a ticket (PSK); None when TLS 1.3 was not probed.",
+    )
 
 
 class Hsts(Model):
@@ -222,7 +255,17 @@ class TlsFacts(Model):
         default=None, description="Set when the endpoint could not be reached over TLS at all."
     )
     protocols: list[ProtocolFacts] = Field(default_factory=list)
-    groups: Observed[list[str]] = Field(default_factory=_unscanned(list[str]))
+    groups: Observed[list[str]] = Field(
+        default_factory=_unscanned(list[str]),
+        description="Supported key-exchange groups: sslyze's curves at the highest version, plus"
+        " the TLS 1.3 groups of group_probe (FFDHE, ML-KEM, brainpool).",
+    )
+    group_probe: Observed[list[str]] = Field(
+        default_factory=_unscanned(list[str]),
+        description="Every TLS 1.3 group tlsaudit's own ClientHello probe asked about (one group"
+        " per hello; the HelloRetryRequest or ServerHello names it when supported): a probed"
+        " group absent from `groups` is not supported.",
+    )
     certificates: Observed[CertificateInfo] = Field(default_factory=_unscanned(CertificateInfo))
     heartbleed: Observed[bool] = Field(default_factory=_unscanned(bool))
     ccs_injection: Observed[bool] = Field(default_factory=_unscanned(bool))

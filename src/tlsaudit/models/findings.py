@@ -16,6 +16,9 @@ class Status(StrEnum):
     WARN = "warn"
     INFO = "info"
     UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+    """The check does not apply to what was observed (e.g. renegotiation on a TLS 1.3-only
+    server, the 112-bit horizon for a key below that band): never a pass."""
 
 
 class Level(StrEnum):

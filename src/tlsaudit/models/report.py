@@ -21,6 +21,11 @@ class ProfileRef(Model):
     id: str
     name: str
     version: str
+    editions: list[str] = Field(
+        default_factory=list,
+        description="Editions of the documents the profile encodes, e.g. GL-3001 3.1.1,"
+        " LS-0001-2022R2, LS-0003-2022R1.",
+    )
 
 
 class EndpointReport(Model):

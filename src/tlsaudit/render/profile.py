@@ -6,14 +6,15 @@ from rich.console import Console
 from rich.table import Table
 
 from tlsaudit.profiles import PARAMETERS, Profile, Rule
+from tlsaudit.render.terminal import profile_line
 
 
 def render_profile(profile: Profile, console: Console, lang: str) -> None:
-    console.print(f"[bold]{profile.id}[/bold]  {profile.name}  ({profile.version})")
+    console.print(f"[bold]{profile.id}[/bold]  {profile_line(profile.ref)}")
     if profile.description:
         console.print(profile.description.get(lang))
     console.print(
-        f"e-Gov list: {profile.egov.edition} ({profile.egov.date})  source: {profile.source}"
+        f"e-Gov list: {profile.egov.id} ({profile.egov.date})  source: {profile.source}"
     )
     table = Table(show_lines=True)
     for column in ("check", "level", "parameters", "citations"):

@@ -13,6 +13,7 @@ from tlsaudit.models.report import (
     DomainReport,
     EndpointReport,
     Group,
+    ProfileRef,
     Report,
     TargetReport,
     group_of,
@@ -57,6 +58,7 @@ STATUS_STYLE = {
     Status.WARN: "yellow",
     Status.INFO: "cyan",
     Status.UNKNOWN: "magenta",
+    Status.NOT_APPLICABLE: "dim",
 }
 VERDICT_TEXT = {
     Verdict.PASS: ("COMPLIANT", "適合"),
@@ -71,6 +73,12 @@ AREAS = (
     ("cert.", "area.cert"),
 )
 PROBLEMS = (Status.FAIL, Status.WARN, Status.UNKNOWN)
+EXPLAINED = (Status.UNKNOWN, Status.NOT_APPLICABLE)
+"""Statuses whose reason is shown next to the observed value."""
+
+
+def status_label(status: Status) -> str:
+    return "N/A" if status is Status.NOT_APPLICABLE else status.value.upper()
 
 
 def ui(key: str, lang: str) -> str:
@@ -87,11 +95,17 @@ def area_of(check_id: str) -> str:
     return next((area for prefix, area in AREAS if check_id.startswith(prefix)), "area.other")
 
 
+def profile_line(profile: ProfileRef) -> str:
+    """Name, version and the document editions the profile encodes."""
+    editions = f"; {', '.join(profile.editions)}" if profile.editions else ""
+    return f"{profile.name} ({profile.version}{editions})"
+
+
 def render_terminal(report: Report, console: Console, lang: str = "en") -> None:
     header = Text.assemble(
         (f"{ui('verdict', lang)}: ", "bold"),
         verdict_text(report.verdict, lang),
-        f"   {ui('profile', lang)}: {report.profile.name} ({report.profile.version})",
+        f"   {ui('profile', lang)}: {profile_line(report.profile)}",
     )
     console.print(header)
     for target in report.targets:
@@ -169,10 +183,10 @@ def findings_table(title: str, findings: Iterable[Finding], lang: str) -> Table:
     table.add_column(ui("expected", lang))
     for f in findings:
         table.add_row(
-            Text(f.status.value.upper(), style=STATUS_STYLE[f.status]),
+            Text(status_label(f.status), style=STATUS_STYLE[f.status]),
             f.check_id,
             f.subject,
-            f.observed if f.status is not Status.UNKNOWN else f"{f.observed}: {f.reason}",
+            f"{f.observed}: {f.reason}" if f.status in EXPLAINED and f.reason else f.observed,
             f.expected,
         )
     return table

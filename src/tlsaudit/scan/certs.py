@@ -10,7 +10,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.ocsp import OCSPResponse, OCSPResponseStatus
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 from sslyze.plugins.certificate_info._cert_chain_analyzer import (
     CertificateDeploymentAnalysisResult,
 )
@@ -30,7 +30,11 @@ from tlsaudit.models.facts import (
 def certificate_info(
     result: CertificateInfoScanResult, host: str, ca_file: Path | None
 ) -> CertificateInfo:
-    """The deployments sslyze found with SNI; the no-SNI deployment is not kept."""
+    """The deployments sslyze found with SNI; the no-SNI deployment is not kept.
+
+    *host* is the name the user scans for: the SNI name when one was given, else the target's
+    host (an address only when the target is an address and no SNI was given).
+    """
     return CertificateInfo(
         hostname=host,
         deployments=[deployment(d, host, ca_file) for d in result.certificate_deployments],
@@ -52,6 +56,7 @@ def deployment(
         ocsp_stapled=ocsp is not None,
         ocsp_status=None if ocsp is None else _ocsp_status(ocsp, leaf),
         chain_order_valid=analysis.received_chain_has_valid_order,
+        anchor_sent=analysis.received_chain_contains_anchor_certificate,
     )
 
 
@@ -72,6 +77,11 @@ def certificate(cert: x509.Certificate) -> CertificateFacts:
         is_ca=_is_ca(cert),
         san_dns=san.get_values_for_type(x509.DNSName) if san else [],
         san_ip=[str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else [],
+        ca_issuers=_ca_issuers(cert),
+        key_usage=_key_usage(cert),
+        extended_key_usage=_extended_key_usage(cert),
+        must_staple=_must_staple(cert),
+        sct_count=_sct_count(cert),
     )
 
 
@@ -113,16 +123,103 @@ def _dns_name_matches(pattern: str, host: str) -> bool:
 
 
 def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return None
+    san = _extension(cert, x509.SubjectAlternativeName)
+    return san if isinstance(san, x509.SubjectAlternativeName) else None
+
+
+_SIGNATURE_OIDS = {
+    **{
+        f"2.16.840.1.101.3.4.3.{arc}": f"id-ecdsa-with-sha3-{bits}"
+        for arc, bits in ((9, 224), (10, 256), (11, 384), (12, 512))
+    },
+    **{
+        f"2.16.840.1.101.3.4.3.{arc}": f"id-rsassa-pkcs1-v1_5-with-sha3-{bits}"
+        for arc, bits in ((13, 224), (14, 256), (15, 384), (16, 512))
+    },
+}
+"""Signature OIDs (RFC 8692, NIST CSOR) that ``cryptography`` has no name for."""
 
 
 def _oid_name(oid: x509.ObjectIdentifier) -> str:
     """OpenSSL-style name of an OID (sha256WithRSAEncryption), else its dotted form."""
     name = oid._name
-    return oid.dotted_string if name == "Unknown OID" else name
+    if name != "Unknown OID":
+        return name
+    return _SIGNATURE_OIDS.get(oid.dotted_string, oid.dotted_string)
+
+
+def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    """The extension's value; None when absent or unreadable (a malformed extension)."""
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def _ca_issuers(cert: x509.Certificate) -> list[str]:
+    aia = _extension(cert, x509.AuthorityInformationAccess)
+    if not isinstance(aia, x509.AuthorityInformationAccess):
+        return []
+    return [
+        str(d.access_location.value)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+_KEY_USAGE_BITS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
+
+
+def _key_usage(cert: x509.Certificate) -> list[str] | None:
+    usage = _extension(cert, x509.KeyUsage)
+    if not isinstance(usage, x509.KeyUsage):
+        return None
+    bits = [name for name in _KEY_USAGE_BITS if getattr(usage, name)]
+    return [_camel(name) for name in bits]
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
+
+
+def _extended_key_usage(cert: x509.Certificate) -> list[str] | None:
+    usage = _extension(cert, x509.ExtendedKeyUsage)
+    if not isinstance(usage, x509.ExtendedKeyUsage):
+        return None
+    return [_EKU_NAMES.get(oid, oid.dotted_string) for oid in usage]
+
+
+def _must_staple(cert: x509.Certificate) -> bool:
+    feature = _extension(cert, x509.TLSFeature)
+    return isinstance(feature, x509.TLSFeature) and (
+        x509.TLSFeatureType.status_request in list(feature)
+    )
+
+
+def _sct_count(cert: x509.Certificate) -> int:
+    scts = _extension(cert, x509.PrecertificateSignedCertificateTimestamps)
+    return len(scts) if isinstance(scts, x509.PrecertificateSignedCertificateTimestamps) else 0
 
 
 def _fingerprint(cert: x509.Certificate) -> str:
@@ -165,11 +262,8 @@ def _self_signed(cert: x509.Certificate) -> bool:
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return False
-    return constraints.ca
+    constraints = _extension(cert, x509.BasicConstraints)
+    return isinstance(constraints, x509.BasicConstraints) and constraints.ca
 
 
 def _trust(result: PathValidationResult, ca_file: Path | None) -> TrustResult:

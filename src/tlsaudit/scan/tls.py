@@ -11,6 +11,7 @@ import contextlib
 import math
 import socket
 import ssl
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from traceback import TracebackException
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from nassl.ephemeral_key_info import (
     DhEphemeralKeyInfo,
     EcDhEphemeralKeyInfo,
@@ -177,7 +179,19 @@ def scan_endpoints(
     return [facts[index] for index in range(len(endpoints))]
 
 
+def _quiet_trust_stores() -> None:
+    """Silence the one warning sslyze's trust-store loading emits with cryptography 46 (a root
+    with a non-positive serial in a bundled store), in that module only."""
+    warnings.filterwarnings(
+        "ignore",
+        message="Parsed a serial number which wasn't positive",
+        category=CryptographyDeprecationWarning,
+        module=r"sslyze\.plugins\.certificate_info\.trust_stores\.trust_store$",
+    )
+
+
 def _extra_arguments(options: ScanOptions) -> ScanCommandsExtraArguments:
+    _quiet_trust_stores()
     if options.ca_file is None:
         return ScanCommandsExtraArguments()
     try:
@@ -231,7 +245,9 @@ def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanO
         groups=_groups(attempts.elliptic_curves, protocols),
         certificates=_observe(
             attempts.certificate_info,
-            lambda result: certificate_info(result, endpoint.host, options.ca_file),
+            lambda result: certificate_info(
+                result, endpoint.sni or endpoint.host, options.ca_file
+            ),
         ),
         heartbleed=_observe(attempts.heartbleed, lambda r: r.is_vulnerable_to_heartbleed),
         ccs_injection=_observe(
