@@ -67,6 +67,10 @@ CaFileOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0.5, help="Network timeout per connection, seconds.")
 ]
+ResolverOption = Annotated[
+    str | None,
+    typer.Option("--resolver", help="DNS resolver ADDR[:PORT] or [V6]:PORT for every lookup."),
+]
 
 
 def fatal(message: str, code: int = 2) -> NoReturn:
@@ -102,6 +106,12 @@ def scan(
     ] = None,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
+    resolver: Annotated[
+        str | None,
+        typer.Option(
+            "--resolver", help="DNS resolver ADDR[:PORT] for the CAA lookup of the scanned name."
+        ),
+    ] = None,
 ) -> None:
     """Scan TLS endpoints and judge them against a profile."""
     if ip is not None and len(targets) > 1:
@@ -110,9 +120,10 @@ def scan(
     try:
         loaded = load_profile(profile)
         parse("localhost")  # validates --starttls, --sni and --ip before any scan
+        address = parse_resolver(resolver) if resolver else None
     except TlsauditError as exc:
         fatal(str(exc))
-    options = ScanOptions(ca_file=ca_file, timeout=timeout)
+    options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
     try:
         with scanning_status(len(targets)) as progress:
             report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
@@ -188,10 +199,7 @@ def domain(
         typer.Option("--dkim-selector", help="DKIM selector to check (repeatable); common "
                      "selectors are probed as well."),
     ] = None,
-    resolver: Annotated[
-        str | None,
-        typer.Option("--resolver", help="DNS resolver ADDR[:PORT] or [V6]:PORT for every lookup."),
-    ] = None,
+    resolver: ResolverOption = None,
     trust_anchor: Annotated[
         Path | None,
         typer.Option("--trust-anchor", exists=True, dir_okay=False,

@@ -117,6 +117,16 @@ def is_ip(text: str) -> bool:
     return True
 
 
+SPECIAL_USE_DOMAINS = ("test", "localhost", "invalid", "example", "local", "onion", "alt")
+"""Special-use top-level names (RFC 6761, 6762, 7686, 9476) with no data in the public DNS."""
+
+
+def is_special_use(name: str) -> bool:
+    """A name under a special-use TLD or ``home.arpa`` (RFC 8375)."""
+    labels = name.rstrip(".").lower().split(".")
+    return labels[-1] in SPECIAL_USE_DOMAINS or labels[-2:] == ["home", "arpa"]
+
+
 def is_hostname(name: str) -> bool:
     labels = name.rstrip(".").split(".")
     if len(name) > 253 or not labels:

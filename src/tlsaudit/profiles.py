@@ -128,7 +128,7 @@ class Profile(Model):
     source: str = Field(description="File the profile was loaded from.")
     editions: dict[str, str] = Field(
         default_factory=dict,
-        description="Document id -> edition encoded (GL-3001 = 3.1.1); LS-0001 is the e-Gov list's.",
+        description="Document id -> edition encoded (GL-3001 = 3.1.1); LS-0001: the e-Gov list's.",
     )
     egov: EgovList
     checks: dict[str, Check]

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from tlsaudit.evaluate.base import (
     Judgement,
+    NotApplicable,
     describe_error,
     describe_thresholds,
     judge,
@@ -37,7 +38,7 @@ from tlsaudit.models.dns import (
     SignatureInfo,
     name_key,
 )
-from tlsaudit.models.facts import ErrorReason
+from tlsaudit.models.facts import CaaFacts, ErrorReason, Observed, ProbeError
 from tlsaudit.models.findings import Finding, Level
 from tlsaudit.profiles import Outcome, Profile, Rule
 
@@ -334,22 +335,34 @@ def _dangling_cname(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Ite
 # --- CAA ------------------------------------------------------------------------------
 
 
-def _caa(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
-    subject = f"{facts.domain} CAA"
-    expected = "a CAA RRset naming the CAs allowed to issue"
-    error, caa = facts.caa.error, facts.caa.value
+CAA_EXPECTED = "a CAA RRset naming the CAs allowed to issue"
+
+
+def caa_judgement(caa: Observed[CaaFacts], rule: Rule) -> Judgement | ProbeError | NotApplicable:
+    """The relevant CAA RRset judged (RFC 8659): none is ``rule.level``; a failing lookup
+    (CAs must then refuse to issue) or an unknown critical property is ``other_level``."""
+    error, facts = caa.error, caa.value
     if error is not None and error.reason is ErrorReason.SERVFAIL:
-        observed = f"lookup fails ({error.detail}): CAs must refuse to issue"
-        yield _Item(subject, expected, (rule.other_level, observed))
-    elif error is not None or caa is None:
-        yield _Item(subject, expected, None, describe_error(error) if error else "not scanned")
-    elif caa.owner is None:
-        yield _Item(subject, expected, (rule.level, "no CAA record: any CA may issue"))
+        return rule.other_level, f"lookup fails ({error.detail}): CAs must refuse to issue"
+    if error is not None and error.reason is ErrorReason.NOT_APPLICABLE:
+        return NotApplicable("not looked up", error.detail)
+    if error is not None or facts is None:
+        return error or ProbeError(reason=ErrorReason.NOT_SCANNED, detail="not scanned")
+    if facts.owner is None:
+        return rule.level, "no CAA record: any CA may issue"
+    records = "; ".join(f'{r.flags} {r.tag} "{r.value}"' for r in facts.records)
+    critical = [r for r in facts.records if r.flags & 128 and r.tag.lower() not in _CAA_TAGS]
+    return (rule.other_level if critical else None), f"at {facts.owner}: {records}"
+
+
+def _caa(facts: DnsFacts, rule: Rule, now: datetime) -> Iterator[_Item]:
+    result = caa_judgement(facts.caa, rule)
+    subject = f"{facts.domain} CAA"
+    if isinstance(result, ProbeError | NotApplicable):
+        reason = describe_error(result) if isinstance(result, ProbeError) else result.reason
+        yield _Item(subject, CAA_EXPECTED, None, reason)
     else:
-        records = "; ".join(f'{r.flags} {r.tag} "{r.value}"' for r in caa.records)
-        critical = [r for r in caa.records if r.flags & 128 and r.tag.lower() not in _CAA_TAGS]
-        level = rule.other_level if critical else None
-        yield _Item(subject, expected, (level, f"at {caa.owner}: {records}"))
+        yield _Item(subject, CAA_EXPECTED, result)
 
 
 # --- helpers --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tlsaudit.evaluate.base import (
     unknown,
 )
 from tlsaudit.evaluate.certs import evaluate_certificates
+from tlsaudit.evaluate.dns import CAA_EXPECTED, caa_judgement
 from tlsaudit.evaluate.suites import parse_group, parse_suite
 from tlsaudit.models.facts import (
     PROTOCOL_VERSIONS,
@@ -256,6 +257,13 @@ def _pqc_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
     return [judge(profile, check_id, result, subject=subject, expected=expected)]
 
 
+def _caa_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
+    """``cert.caa``: the CAA RRset of the scanned name, judged as ``tlsaudit domain`` does."""
+    name = facts.endpoint.sni or facts.endpoint.host
+    result = caa_judgement(facts.caa, profile.rules["cert.caa"])
+    return [judge(profile, "cert.caa", result, subject=f"{name} CAA", expected=CAA_EXPECTED)]
+
+
 # ---------------------------------------------------------------- vulnerabilities, other settings
 
 
@@ -431,6 +439,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     *((flag.check_id, flag) for flag in VULNERABILITY_FLAGS),
     ("vuln.robot", _robot_findings),
     *((flag.check_id, flag) for flag in SETTING_FLAGS),
+    ("cert.caa", _caa_findings),
 )
 """Endpoint checks in report order, keyed by check id (certificates follow them)."""
 

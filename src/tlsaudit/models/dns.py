@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.rrset
 from pydantic import Field
 
-from tlsaudit.models.facts import ErrorReason, Model, Observed, ProbeError
+from tlsaudit.models.facts import CaaFacts, ErrorReason, Model, Observed, ProbeError
 
 
 class DnsStatus(StrEnum):
@@ -370,19 +370,6 @@ class DnssecFacts(Model):
     resolver_ad: bool | None = Field(
         default=None, description="AD flag of the resolver's SOA answer (a cross-check only)."
     )
-
-
-class CaaRecord(Model):
-    flags: int
-    tag: str
-    value: str
-
-
-class CaaFacts(Model):
-    """The relevant CAA RRset (RFC 8659 §3: the closest non-empty one, climbing to the TLD)."""
-
-    owner: str | None = Field(description="Where the RRset was found; None when there is none.")
-    records: list[CaaRecord] = Field(default_factory=list)
 
 
 class DnsFacts(Model):

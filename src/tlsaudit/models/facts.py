@@ -240,6 +240,19 @@ class Hsts(Model):
     preload: bool
 
 
+class CaaRecord(Model):
+    flags: int
+    tag: str
+    value: str
+
+
+class CaaFacts(Model):
+    """The relevant CAA RRset (RFC 8659 §3: the closest non-empty one, climbing to the TLD)."""
+
+    owner: str | None = Field(description="Where the RRset was found; None when there is none.")
+    records: list[CaaRecord] = Field(default_factory=list)
+
+
 def _unscanned(kind: type[T]) -> Callable[[], Observed[T]]:
     """Default for an observation the scanner did not make."""
     return lambda: Observed[kind].failed(ErrorReason.NOT_SCANNED, "not scanned")  # type: ignore[valid-type]
@@ -276,6 +289,11 @@ class TlsFacts(Model):
     extended_master_secret: Observed[bool] = Field(default_factory=_unscanned(bool))
     early_data: Observed[bool] = Field(default_factory=_unscanned(bool))
     resumption: Observed[Resumption] = Field(default_factory=_unscanned(Resumption))
+    caa: Observed[CaaFacts] = Field(
+        default_factory=_unscanned(CaaFacts),
+        description="CAA of the scanned name (not applicable to an address, or to a special-use"
+        " name such as *.test unless --resolver is given).",
+    )
     hsts: Observed[Hsts | None] = Field(
         default_factory=_unscanned(Hsts | None),  # type: ignore[arg-type]
         description="value None = HTTPS answered without an HSTS header.",

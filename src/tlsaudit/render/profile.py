@@ -13,9 +13,7 @@ def render_profile(profile: Profile, console: Console, lang: str) -> None:
     console.print(f"[bold]{profile.id}[/bold]  {profile_line(profile.ref)}")
     if profile.description:
         console.print(profile.description.get(lang))
-    console.print(
-        f"e-Gov list: {profile.egov.id} ({profile.egov.date})  source: {profile.source}"
-    )
+    console.print(f"e-Gov list: {profile.egov.id} ({profile.egov.date})  source: {profile.source}")
     table = Table(show_lines=True)
     for column in ("check", "level", "parameters", "citations"):
         table.add_column(column)

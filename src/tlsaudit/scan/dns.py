@@ -33,8 +33,6 @@ import dns.version
 
 from tlsaudit.errors import InputError
 from tlsaudit.models.dns import (
-    CaaFacts,
-    CaaRecord,
     Delegation,
     DnsAnswer,
     DnsFacts,
@@ -44,7 +42,7 @@ from tlsaudit.models.dns import (
     name_key,
     parse_rrsets,
 )
-from tlsaudit.models.facts import ErrorReason, Observed
+from tlsaudit.models.facts import CaaFacts, CaaRecord, ErrorReason, Observed
 from tlsaudit.scan.dnsquery import axfr_probe, lookup, query_server
 from tlsaudit.scan.dnssec import load_trust_anchors, validate_chain
 from tlsaudit.scan.options import ScanOptions
@@ -94,7 +92,7 @@ def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
         nameservers=nameservers,
         servers=servers,
         dnssec=dnssec,
-        caa=_caa(name, options),
+        caa=caa(name, options),
         hosts=[lookup(host, "A", options) for host in _host_names(name)],
     )
 
@@ -248,8 +246,9 @@ def _requery_soa(zone: str, server: ServerFacts, options: DnsOptions) -> ServerF
     return server.model_copy(update={"soa_udp": soa_udp, "soa_tcp": soa_tcp})
 
 
-def _caa(name: str, options: DnsOptions) -> Observed[CaaFacts]:
-    """The relevant CAA RRset: at the name or the closest ancestor below the root."""
+def caa(name: str, options: ScanOptions) -> Observed[CaaFacts]:
+    """The relevant CAA RRset (RFC 8659 §3): at the name or the closest ancestor below the
+    root; ``tlsaudit domain`` asks it for the domain, ``tlsaudit scan`` for the scanned name."""
     current = dns.name.from_text(name)
     while current != dns.name.root:
         answer = lookup(current.to_text(), "CAA", options)

@@ -61,9 +61,10 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 
 from tlsaudit.curves import normalise_curve
 from tlsaudit.errors import InputError
-from tlsaudit.inventory import is_ip
+from tlsaudit.inventory import is_ip, is_special_use
 from tlsaudit.models.facts import (
     AcceptedSuite,
+    CaaFacts,
     Endpoint,
     EphemeralKey,
     ErrorReason,
@@ -78,6 +79,7 @@ from tlsaudit.models.facts import (
     TlsFacts,
 )
 from tlsaudit.scan.certs import certificate_info
+from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.options import ScanOptions
 
 ENGINE = f"sslyze {sslyze_version}"
@@ -165,18 +167,42 @@ def scan_endpoints(
     scanner = Scanner(per_server_concurrent_connections_limit=options.connections_per_server)
     scanner.queue_scans(requests)
     with ThreadPoolExecutor(max_workers=_PROBE_WORKERS) as pool:
-        # Unreachable endpoints may need a probe of their own; run those off the result loop.
+        # CAA once per name, while sslyze scans; tlsaudit's own probes and the probe of an
+        # unreachable endpoint run off the result loop.
+        names = {_scanned_name(e) for e in endpoints}
+        caa_lookups = {name: pool.submit(_caa, name, options) for name in sorted(names)}
         probing: dict[Future[TlsFacts], int] = {}
         for result in scanner.get_results():
             index = position[result.uuid]
+            endpoint = endpoints[index]
             if result.scan_result is None:
-                future = pool.submit(_unreachable_facts, endpoints[index], result, options)
-                probing[future] = index
+                future = pool.submit(_unreachable_facts, endpoint, result, options)
             else:
-                done(index, _facts(endpoints[index], result.scan_result, options))
+                caa = caa_lookups[_scanned_name(endpoint)]
+                future = pool.submit(_facts, endpoint, result.scan_result, options, caa)
+            probing[future] = index
         for future in as_completed(probing):
             done(probing[future], future.result())
     return [facts[index] for index in range(len(endpoints))]
+
+
+def _scanned_name(endpoint: Endpoint) -> str:
+    """The name the user scans for: the SNI name when given, else the target's host."""
+    return endpoint.sni or endpoint.host
+
+
+def _caa(name: str, options: ScanOptions) -> Observed[CaaFacts]:
+    """CAA of the scanned name; not applicable to an address, nor to a special-use name
+    (RFC 6761) unless a resolver was given (which then answers for it)."""
+    if is_ip(name):
+        return Observed.failed(ErrorReason.NOT_APPLICABLE, "an IP address has no CAA records")
+    if is_special_use(name) and options.resolver is None:
+        return Observed.failed(
+            ErrorReason.NOT_APPLICABLE,
+            f"{name} is a special-use name (RFC 6761): not looked up in the public DNS;"
+            " give --resolver to ask a resolver that serves it",
+        )
+    return caa_lookup(name, options)
 
 
 def _quiet_trust_stores() -> None:
@@ -232,7 +258,12 @@ def _request(
     )
 
 
-def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanOptions) -> TlsFacts:
+def _facts(
+    endpoint: Endpoint,
+    attempts: AllScanCommandsAttempts,
+    options: ScanOptions,
+    caa: Future[Observed[CaaFacts]],
+) -> TlsFacts:
     protocols = [
         ProtocolFacts(version=version, accepted=_observe(attempt, _accepted_suites))
         for version, attempt in _suite_attempts(attempts)
@@ -245,9 +276,7 @@ def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanO
         groups=_groups(attempts.elliptic_curves, protocols),
         certificates=_observe(
             attempts.certificate_info,
-            lambda result: certificate_info(
-                result, endpoint.sni or endpoint.host, options.ca_file
-            ),
+            lambda result: certificate_info(result, _scanned_name(endpoint), options.ca_file),
         ),
         heartbleed=_observe(attempts.heartbleed, lambda r: r.is_vulnerable_to_heartbleed),
         ccs_injection=_observe(
@@ -268,6 +297,7 @@ def _facts(endpoint: Endpoint, attempts: AllScanCommandsAttempts, options: ScanO
         ),
         early_data=_observe(attempts.tls_1_3_early_data, lambda r: r.supports_early_data),
         resumption=_observe(attempts.session_resumption, _resumption),
+        caa=caa.result(),
         hsts=_hsts(endpoint, attempts),
         coverage=[*COVERAGE, *_endpoint_notes(endpoint, protocols)],
     )
