@@ -14,8 +14,6 @@ from tlsaudit.evaluate.dns import CHECKS, evaluate_dns
 from tlsaudit.models.dns import (
     AxfrProbe,
     AxfrStatus,
-    CaaFacts,
-    CaaRecord,
     DnsAnswer,
     DnsFacts,
     DnskeyInfo,
@@ -23,7 +21,7 @@ from tlsaudit.models.dns import (
     DnsStatus,
     DsInfo,
 )
-from tlsaudit.models.facts import ErrorReason, Observed
+from tlsaudit.models.facts import CaaFacts, CaaRecord, ErrorReason, Observed
 from tlsaudit.models.findings import Status
 from tlsaudit.profiles import Profile, load_checks
 
