@@ -4,7 +4,8 @@
 address (port 25, or 587 for submission); :data:`POLICIES` are the MTA-STS policy files
 the HTTPS server on :data:`HTTPS_ADDRESS`:443 serves by Host name. Start everything with
 :class:`MailServers` (a context manager); certificates for the MX and ``mta-sts.`` names
-are issued at start-up by the test PKI's intermediate CA (``fixtures/certs``).
+are issued at start-up by the test PKI's intermediate CA (``fixtures/certs``), dated from
+the tests' pinned ``now`` (never from the clock): see :func:`issue_certificate`.
 
 No server ever delivers mail: ``DATA`` is refused. One scenario is deliberately vulnerable
 to STARTTLS command injection (CVE-2011-0411): :class:`InjectableSmtp`, a few lines of
@@ -185,15 +186,30 @@ def _server_context(chain: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-def issue_certificate(names: tuple[str, ...], out: Path) -> tuple[Path, Path]:
-    """A leaf for ``names`` signed by the test intermediate: (chain file, key file)."""
+def issue_certificate(
+    names: tuple[str, ...], out: Path, *, now: datetime.datetime
+) -> tuple[Path, Path]:
+    """A leaf for ``names`` signed by the test intermediate: (chain file, key file).
+
+    Valid from a day before ``now`` (the tests' pinned evaluation time) to the end of the
+    intermediate (2045-01-01, like every fixture leaf): the evaluation judges it at ``now``,
+    while the scan-time checks (sslyze's path validation, the MTA-STS policy fetch) run on
+    the real clock, which the tests cannot pin, so it must also hold on the day the suite
+    runs. The key is good-rsa3072's (RSA-3072: no 112-bit strength past 2030; no key
+    generation at start-up)."""
     issuer_cert = x509.load_pem_x509_certificate((CERTS_DIR / "intermediate.pem").read_bytes())
     issuer_key = serialization.load_pem_private_key(
         (CERTS_DIR / "intermediate.key").read_bytes(), password=None
     )
+    key = serialization.load_pem_private_key(
+        (CERTS_DIR / "good-rsa3072.key").read_bytes(), password=None
+    )
     assert isinstance(issuer_key, rsa.RSAPrivateKey)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = datetime.datetime.now(datetime.UTC)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    not_before = now - datetime.timedelta(days=1)
+    not_after = issuer_cert.not_valid_after_utc
+    assert not_before >= issuer_cert.not_valid_before_utc, "now predates the test PKI"
+    assert not_after - now > datetime.timedelta(days=2 * 365), "the test PKI is about to expire"
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     cert = (
         x509.CertificateBuilder()
@@ -201,8 +217,8 @@ def issue_certificate(names: tuple[str, ...], out: Path) -> tuple[Path, Path]:
         .issuer_name(issuer_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
@@ -236,16 +252,18 @@ class _PolicyHandler(http.server.BaseHTTPRequestHandler):
 
 
 class MailServers:
-    """Every SMTP scenario and the MTA-STS HTTPS server, started together."""
+    """Every SMTP scenario and the MTA-STS HTTPS server, started together; ``now`` dates
+    the issued certificates (the tests' pinned evaluation time)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, now: datetime.datetime) -> None:
         self.workdir = workdir
+        self.now = now
         self.controllers: list[Controller | InjectableSmtp] = []
         self.https: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        issued = issue_certificate(ISSUED_NAMES, self.workdir)
+        issued = issue_certificate(ISSUED_NAMES, self.workdir, now=self.now)
         contexts: dict[Certificate, Callable[[], ssl.SSLContext]] = {
             "fixture": lambda: _server_context(
                 CERTS_DIR / "good-rsa3072-chain.pem", CERTS_DIR / "good-rsa3072.key"

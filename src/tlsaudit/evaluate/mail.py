@@ -28,7 +28,7 @@ def evaluate_mail(facts: MailFacts, profile: Profile, now: datetime) -> list[Fin
     out = Collector(profile)
     domain = normalise(facts.domain)
     lookup = Replay(facts.dns)
-    policy = judge_authentication(out, domain, facts.selectors, lookup)
+    policy = judge_authentication(out, domain, facts.selectors, lookup, facts.given_selectors)
     null_mx = judge_transport(out, facts, lookup, profile, now)
     judge_nonsending(out, domain, lookup, null_mx, policy)
     judge_bimi(out, domain, lookup, policy)

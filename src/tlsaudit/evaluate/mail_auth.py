@@ -5,6 +5,7 @@ Records are re-read from recorded DNS answers by the same walkers the scanner ra
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from tlsaudit.evaluate import bimi, dkim, dmarc, spf
@@ -15,14 +16,21 @@ from tlsaudit.profiles import Outcome
 
 
 def judge_authentication(
-    out: Collector, domain: str, selectors: list[str], lookup: Lookup
+    out: Collector,
+    domain: str,
+    selectors: Sequence[str],
+    lookup: Lookup,
+    given: Collection[str] = (),
 ) -> Policy | bool | None:
     """SPF, DMARC, DKIM and the sending-side rule; returns the DMARC policy that applies
-    (None: none applies; False: could not be determined)."""
+    (None: none applies; False: could not be determined).
+
+    ``selectors`` are the DKIM selectors probed, in order; those in ``given`` came from the
+    user (``--dkim-selector``), the others were guessed."""
     spf_ok = _spf(out, domain, lookup)
     policy = _dmarc(out, domain, lookup)
-    dkim_ok = _dkim(out, domain, selectors, lookup)
-    _auth_any(out, domain, policy, spf_ok, dkim_ok)
+    dkim_leg = _dkim(out, domain, selectors, set(given), lookup)
+    _auth_any(out, domain, policy, spf_ok, dkim_leg)
     return policy
 
 
@@ -466,45 +474,67 @@ def _grade_policy(out: Collector, domain: str, at: str, record: dmarc.DmarcRecor
 # --- DKIM -----------------------------------------------------------------------------
 
 
-def _dkim(out: Collector, domain: str, selectors: list[str], lookup: Lookup) -> bool | None:
-    """DKIM findings; whether a usable key was seen (None: unknown)."""
+DKIM_HINT = (
+    "absence at guessed selectors proves nothing; pass the domain's selectors with --dkim-selector"
+)
+_DKIM_EXPECTED = "a DKIM key at the domain's selectors"
+
+
+@dataclass(frozen=True)
+class DkimLeg:
+    """What DKIM brings to ``mail.auth_any``: a usable key seen (True), none at the
+    selectors the user gave (False), or undetermined (None) for the reason ``why``."""
+
+    ok: bool | None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class _Probed:
+    """The key records and failed lookups of the selectors probed."""
+
+    keys: list[tuple[str, dkim.DkimKey]]
+    errors: dict[str, str]
+
+    @property
+    def live(self) -> list[tuple[str, dkim.DkimKey]]:
+        return [(s, k) for s, k in self.keys if not k.revoked]
+
+    @property
+    def usable(self) -> list[tuple[str, dkim.DkimKey]]:
+        return [(s, k) for s, k in self.live if not k.errors]
+
+    @property
+    def revoked(self) -> str | None:
+        revoked = [s for s, k in self.keys if k.revoked]
+        return f"revoked: {', '.join(revoked)}" if revoked else None
+
+
+def _dkim(
+    out: Collector, domain: str, selectors: Sequence[str], given: set[str], lookup: Lookup
+) -> DkimLeg:
+    """DKIM findings. DNS cannot list selectors: no key at the guessed ones is unknown, no
+    key at a selector the user gave is a violation at the rule's level."""
     keys: list[tuple[str, dkim.DkimKey]] = []
-    errors = []
+    errors: dict[str, str] = {}
     for selector in selectors:
         answer = lookup(f"{selector}._domainkey.{domain}", "TXT")
         if answer.error is not None:
-            errors.append(error_text(answer))
+            errors[selector] = error_text(answer)
         keys += [(selector, dkim.parse_dkim(t)) for t in txt(answer) if dkim.looks_like_key(t)]
+    probed = _Probed(keys, errors)
     subject = f"_domainkey.{domain}"
-    live = [(s, k) for s, k in keys if not k.revoked]
-    usable = [(s, k) for s, k in live if not k.errors]
-    listed = ", ".join(f"{s} ({k.key_type}{f' {k.bits}' if k.bits else ''})" for s, k in usable)
-    revoked = [s for s, k in keys if k.revoked]
-    note = f"revoked: {', '.join(revoked)}" if revoked else None
-    if usable:
-        out.add(
-            "mail.dkim.key",
-            Status.PASS,
-            subject=subject,
-            observed=listed,
-            expected="a DKIM key",
-            reason=note,
-        )
-    elif errors:
-        out.unknown(
-            "mail.dkim.key", subject=subject, expected="a DKIM key", reason="; ".join(errors)
-        )
+    mine = [s for s in selectors if s in given]
+    guessed = [s for s in selectors if s not in given]
+    if probed.usable:
+        leg = _dkim_found(out, subject, probed, mine)
+    elif mine and not any(s in errors for s in mine):
+        leg = _dkim_missing(out, subject, probed, mine, guessed)
     else:
-        out.add(
-            "mail.dkim.key",
-            Status.INFO,
-            subject=subject,
-            observed=f"no key among {len(selectors)} selectors probed",
-            expected="a DKIM key (give the domain's selectors with --dkim-selector)",
-            reason=note,
-        )
-    for selector, key in live:
+        leg = _dkim_unknown(out, subject, probed, mine, guessed)
+    for selector, key in probed.live:
         _dkim_key(out, f"{selector}._domainkey.{domain}", key)
+    usable = probed.usable
     if usable and all(k.key_type == "ed25519" for _, k in usable):
         other = out.param("mail.dkim.key_size", "other_level")
         if isinstance(other, Level):
@@ -517,7 +547,79 @@ def _dkim(out: Collector, domain: str, selectors: list[str], lookup: Lookup) -> 
                 expected="an RSA key beside Ed25519",
                 reason="many receivers verify RSA signatures only",
             )
-    return True if usable else (None if errors else False)
+    return leg
+
+
+def _dkim_found(out: Collector, subject: str, probed: _Probed, mine: list[str]) -> DkimLeg:
+    """Usable keys: pass; a given selector without any key record is still a violation."""
+    listed = ", ".join(
+        f"{s} ({k.key_type}{f' {k.bits}' if k.bits else ''})" for s, k in probed.usable
+    )
+    out.add(
+        "mail.dkim.key",
+        Status.PASS,
+        subject=subject,
+        observed=listed,
+        expected=_DKIM_EXPECTED,
+        reason=probed.revoked,
+    )
+    with_key = {s for s, _ in probed.keys}
+    missing = [s for s in mine if s not in with_key and s not in probed.errors]
+    if missing:
+        out.check(
+            "mail.dkim.key",
+            True,
+            subject=subject,
+            observed=f"no key at the given selector(s): {', '.join(missing)}",
+            expected=_DKIM_EXPECTED,
+            reason=f"keys found at: {listed}",
+        )
+    return DkimLeg(True)
+
+
+def _dkim_missing(
+    out: Collector, subject: str, probed: _Probed, mine: list[str], guessed: list[str]
+) -> DkimLeg:
+    """No usable key, and every given selector answered: a real observation."""
+    observed = f"no key at the given selector(s): {', '.join(mine)}"
+    notes = [probed.revoked]
+    if guessed:
+        notes.append(f"guessed selectors also tried: {', '.join(guessed)}")
+    notes += [f"{s}: {probed.errors[s]}" for s in guessed if s in probed.errors]
+    out.check(
+        "mail.dkim.key",
+        True,
+        subject=subject,
+        observed=observed,
+        expected=_DKIM_EXPECTED,
+        reason="; ".join(n for n in notes if n) or None,
+    )
+    return DkimLeg(False, observed)
+
+
+def _dkim_unknown(
+    out: Collector, subject: str, probed: _Probed, mine: list[str], guessed: list[str]
+) -> DkimLeg:
+    """No usable key: a failed lookup (at a given selector, or at a guessed one when none
+    was given), or a miss at guessed selectors only — neither proves DKIM absent."""
+    failed = [f"{s}: {probed.errors[s]}" for s in (mine or guessed) if s in probed.errors]
+    if failed:
+        why = "DKIM lookup failed: " + "; ".join(failed)
+        notes = [why]
+    else:
+        tried = ", ".join(guessed) or "none"
+        why = f"no key at the {len(guessed)} guessed selector(s)"
+        notes = [f"{why} tried: {tried}"]
+    if mine and guessed:
+        notes.append(f"guessed selectors also tried: {', '.join(guessed)}")
+    if not mine:
+        why += f"; {DKIM_HINT}"
+        notes.append(DKIM_HINT)
+    if probed.revoked:
+        notes.append(probed.revoked)
+    reason = "; ".join(notes)
+    out.unknown("mail.dkim.key", subject=subject, expected=_DKIM_EXPECTED, reason=reason)
+    return DkimLeg(None, why)
 
 
 def _dkim_key(out: Collector, subject: str, key: dkim.DkimKey) -> None:
@@ -576,11 +678,14 @@ def _auth_any(
     domain: str,
     policy: Policy | bool | None,
     spf_ok: bool | None,
-    dkim_ok: bool | None,
+    dkim_leg: DkimLeg,
 ) -> None:
+    """DMARC, backed by SPF or DKIM. DMARC is required either way; an undetermined leg
+    (a failed lookup, DKIM missed at guessed selectors) never counts as "no"."""
     subject = domain
     expected = "DMARC record, and SPF or DKIM"
     has_dmarc = isinstance(policy, Policy) and not policy.record.errors
+    dkim_ok = dkim_leg.ok
     legs = [name for name, ok in (("SPF", spf_ok), ("DKIM", dkim_ok)) if ok]
     if legs and has_dmarc:
         out.check(
@@ -591,18 +696,30 @@ def _auth_any(
             expected=expected,
         )
         return
-    if policy is False or (not legs and None in (spf_ok, dkim_ok)):
+    if policy is False:
         out.unknown(
-            "mail.auth_any",
-            subject=subject,
-            expected=expected,
-            reason="a DMARC, SPF or DKIM lookup failed",
+            "mail.auth_any", subject=subject, expected=expected, reason="the DMARC lookup failed"
         )
         return
-    observed = f"DMARC: {'yes' if has_dmarc else 'no'}, SPF: {'yes' if spf_ok else 'no'}, " + (
-        f"DKIM: {'yes' if dkim_ok else 'no key found'}"
+    spf_text = "could not determine" if spf_ok is None else ("yes" if spf_ok else "no")
+    dkim_text = "could not determine" if dkim_ok is None else ("yes" if dkim_ok else "no")
+    observed = f"DMARC: {'yes' if has_dmarc else 'no'}, SPF: {spf_text}, DKIM: {dkim_text}"
+    undetermined = []
+    if spf_ok is None:
+        undetermined.append("SPF: the TXT lookup failed")
+    if dkim_ok is None:
+        undetermined.append(f"DKIM: {dkim_leg.why}")
+    if has_dmarc and undetermined:
+        out.unknown(
+            "mail.auth_any", subject=subject, expected=expected, reason="; ".join(undetermined)
+        )
+        return
+    reason = None
+    if not has_dmarc and undetermined:
+        reason = "DMARC is required whatever SPF and DKIM show"
+    out.check(
+        "mail.auth_any", True, subject=subject, observed=observed, expected=expected, reason=reason
     )
-    out.check("mail.auth_any", True, subject=subject, observed=observed, expected=expected)
 
 
 def judge_nonsending(

@@ -122,6 +122,12 @@ class MailFacts(Model):
     domain: str
     scanned_at: datetime
     selectors: list[str] = Field(description="DKIM selectors probed, in order.")
+    given_selectors: list[str] = Field(
+        default_factory=list,
+        description="The selectors of `selectors` the user gave (--dkim-selector); the others "
+        "were guessed from the common-selector list. Empty in facts stored before this field: "
+        "every selector then counts as guessed.",
+    )
     dns: list[DnsAnswer] = Field(description="Every DNS question asked, with its answer.")
     mx: list[MxHost] = Field(default_factory=list)
     mta_sts_policy: Observed[HttpFetch] | None = Field(

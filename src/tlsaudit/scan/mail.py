@@ -80,8 +80,13 @@ class MailOptions:
         return self.helo or socket.getfqdn()
 
     def selectors(self) -> list[str]:
+        """Every selector to probe: the given ones first, then the common ones."""
         common = dkim.COMMON_SELECTORS if self.common_selectors else ()
         return list(dict.fromkeys([*self.dkim_selectors, *common]))
+
+    def given_selectors(self) -> list[str]:
+        """The selectors the user gave (a key missing there is a finding, not a guess)."""
+        return list(dict.fromkeys(self.dkim_selectors))
 
 
 class MxCache:
@@ -145,6 +150,7 @@ def scan_mail(domain: str, options: MailOptions, *, cache: MxCache | None = None
         domain=name,
         scanned_at=started,
         selectors=options.selectors(),
+        given_selectors=options.given_selectors(),
         dns=list(dns_.answers.values()),
         mx=mx,
         mta_sts_policy=policy,

@@ -19,13 +19,15 @@ from tlsaudit.scan.mail import MailOptions, MxCache, scan_mail
 from tlsaudit.scan.options import ScanOptions
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
+"""The one evaluation time of the mail tests; the loopback servers' certificates are issued
+relative to it (:class:`MailServers`), so no verdict depends on the day the suite runs."""
 
 Audit = Callable[..., tuple[MailFacts, list[Finding]]]
 
 
 @pytest.fixture(scope="session")
 def mail_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServers]:
-    with MailServers(tmp_path_factory.mktemp("mail")) as servers:
+    with MailServers(tmp_path_factory.mktemp("mail"), now=NOW) as servers:
         yield servers
 
 

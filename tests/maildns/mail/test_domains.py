@@ -19,9 +19,18 @@ SUBMISSION = ("smtp-tls.relay-closed.test", "smtp-clear.relay-closed.test")
 CASES: list[tuple[str, dict[str, Any], list[tuple[str, str, str]]]] = [
     ("spf-lookups.test", {}, [("mail.spf.lookups", "fail", "11 DNS-querying terms")]),
     ("spf-loop.test", {}, [("mail.spf.loop", "fail", "loop1.spf-loop.test → loop2")]),
-    ("spf-two.test", {}, [("mail.spf.multiple", "fail", ""), ("mail.auth_any", "fail", "")]),
+    ("spf-two.test", {}, [("mail.spf.multiple", "fail", ""), ("mail.auth_any", "unknown", "")]),
+    (
+        "spf-two.test",
+        {"dkim_selectors": ("s1",)},
+        [("mail.auth_any", "fail", "DMARC: yes, SPF: no, DKIM: no")],
+    ),
     ("noinclude.spf-two.test", {}, [("mail.spf.include_target", "fail", "no SPF record")]),
-    ("spf-plusall.test", {}, [("mail.spf.all", "fail", "+all"), ("mail.auth_any", "fail", "")]),
+    (
+        "spf-plusall.test",
+        {"dkim_selectors": ("s1",)},
+        [("mail.spf.all", "fail", "+all"), ("mail.auth_any", "fail", "SPF: no, DKIM: no")],
+    ),
     ("incall.spf-plusall.test", {}, [("mail.spf.all", "fail", "include:open.spf-plusall")]),
     ("spf-void.test", {}, [("mail.spf.void", "fail", "IPv4 client: 3, IPv6 client: 3")]),
     ("v6.spf-void.test", {}, [("mail.spf.void", "warn", "IPv4 client: 0, IPv6 client: 3")]),

@@ -3,7 +3,6 @@ profile overrides, and lookups that failed (never pass or fail, always unknown).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,11 +92,12 @@ def test_checks_without_a_rule_are_skipped(audit: Audit, mail_profile: Profile) 
     assert statuses(findings, "mail.auth_any") == ["pass"]
 
 
-def _facts(*answers: DnsAnswer) -> MailFacts:
+def _facts(*answers: DnsAnswer, given: tuple[str, ...] = ()) -> MailFacts:
     return MailFacts(
         domain="example.go.jp",
-        scanned_at=datetime(2026, 11, 23, tzinfo=UTC),
+        scanned_at=NOW,
         selectors=["s1"],
+        given_selectors=list(given),
         dns=list(answers),
     )
 
@@ -108,10 +108,13 @@ def _answer(
     return DnsAnswer(name=name, rdtype=rdtype, status=status, records=records or [])
 
 
+@pytest.mark.parametrize("given", [(), ("s1",)], ids=["guessed", "given"])
 @pytest.mark.parametrize(
     "status", [DnsStatus.TIMEOUT, DnsStatus.SERVFAIL, DnsStatus.REFUSED, DnsStatus.NETWORK_ERROR]
 )
-def test_failed_lookups_are_unknown(mail_profile: Profile, status: DnsStatus) -> None:
+def test_failed_lookups_are_unknown(
+    mail_profile: Profile, status: DnsStatus, given: tuple[str, ...]
+) -> None:
     facts = _facts(
         *(
             _answer(name, rdtype, status)
@@ -123,7 +126,8 @@ def test_failed_lookups_are_unknown(mail_profile: Profile, status: DnsStatus) ->
                 ("_mta-sts.example.go.jp.", "TXT"),
                 ("_smtp._tls.example.go.jp.", "TXT"),
             ]
-        )
+        ),
+        given=given,
     )
     findings = evaluate_mail(facts, mail_profile, NOW)
     for check_id in (
@@ -140,8 +144,13 @@ def test_failed_lookups_are_unknown(mail_profile: Profile, status: DnsStatus) ->
     assert all(f.reason for f in findings if f.status is Status.UNKNOWN)
 
 
+@pytest.mark.parametrize(
+    ("given", "dkim"), [((), "unknown"), (("s1",), "warn")], ids=["guessed", "given"]
+)
 @pytest.mark.parametrize("status", [DnsStatus.NXDOMAIN, DnsStatus.NODATA])
-def test_absent_records_are_judged(mail_profile: Profile, status: DnsStatus) -> None:
+def test_absent_records_are_judged(
+    mail_profile: Profile, status: DnsStatus, given: tuple[str, ...], dkim: str
+) -> None:
     facts = _facts(
         _answer("example.go.jp.", "TXT", status),
         _answer("example.go.jp.", "SPF", status),
@@ -152,12 +161,13 @@ def test_absent_records_are_judged(mail_profile: Profile, status: DnsStatus) -> 
         _answer("example.go.jp.", "MX", status),
         _answer("_mta-sts.example.go.jp.", "TXT", status),
         _answer("_smtp._tls.example.go.jp.", "TXT", status),
+        given=given,
     )
     findings = evaluate_mail(facts, mail_profile, NOW)
     assert statuses(findings, "mail.spf.present") == ["warn"]
     assert statuses(findings, "mail.dmarc.present") == ["fail"]
-    assert statuses(findings, "mail.dkim.key") == ["info"]
-    assert statuses(findings, "mail.auth_any") == ["fail"]
+    assert statuses(findings, "mail.dkim.key") == [dkim]  # a guessed s1 proves nothing
+    assert statuses(findings, "mail.auth_any") == ["fail"]  # no DMARC: fails either way
     assert statuses(findings, "mail.mx.targets") == ["info"]
     assert statuses(findings, "mail.mtasts") == ["info"]
     [present] = by_check(findings, "mail.dmarc.present")
