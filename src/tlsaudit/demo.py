@@ -46,7 +46,7 @@ def run_demo() -> Report:
     """Start the servers, audit them under the default profile, stop them."""
     with tempfile.TemporaryDirectory(prefix="tlsaudit-demo-") as tmp:
         ca_file, servers = _make_servers(Path(tmp))
-        with _serving(servers) as ports:
+        with serving(servers) as ports:
             targets = [
                 Target(
                     raw=f"{s.label} (localhost:{port})", host="localhost", port=port, ip="127.0.0.1"
@@ -176,7 +176,9 @@ class _TlsServer(socketserver.ThreadingTCPServer):
 
 
 @contextmanager
-def _serving(servers: list[DemoServer]) -> Iterator[list[int]]:
+def serving(servers: list[DemoServer]) -> Iterator[list[int]]:
+    """Serve each context on an ephemeral 127.0.0.1 port (one HTTP answer with HSTS per
+    connection); yields the ports."""
     running = [_TlsServer(s.context) for s in servers]
     threads = [threading.Thread(target=r.serve_forever, daemon=True) for r in running]
     for thread in threads:

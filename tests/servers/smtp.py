@@ -27,14 +27,10 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from servers.pki import CERTS_DIR, issue_certificate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CERTS_DIR = REPO_ROOT / "fixtures" / "certs"
-CA_CERT = CERTS_DIR / "ca.pem"
 DANE_PEM = REPO_ROOT / "tests" / "maildns" / "mail" / "dane-mx.pem"
 """Static self-signed certificate and key whose SPKI hash is in dane-good.test's TLSA."""
 HTTPS_ADDRESS = "127.0.0.28"
@@ -184,56 +180,6 @@ def _server_context(chain: Path, key: Path) -> ssl.SSLContext:
     context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")
     context.load_cert_chain(chain, key)
     return context
-
-
-def issue_certificate(
-    names: tuple[str, ...], out: Path, *, now: datetime.datetime
-) -> tuple[Path, Path]:
-    """A leaf for ``names`` signed by the test intermediate: (chain file, key file).
-
-    Valid from a day before ``now`` (the tests' pinned evaluation time) to the end of the
-    intermediate (2045-01-01, like every fixture leaf): the evaluation judges it at ``now``,
-    while the scan-time checks (sslyze's path validation, the MTA-STS policy fetch) run on
-    the real clock, which the tests cannot pin, so it must also hold on the day the suite
-    runs. The key is good-rsa3072's (RSA-3072: no 112-bit strength past 2030; no key
-    generation at start-up)."""
-    issuer_cert = x509.load_pem_x509_certificate((CERTS_DIR / "intermediate.pem").read_bytes())
-    issuer_key = serialization.load_pem_private_key(
-        (CERTS_DIR / "intermediate.key").read_bytes(), password=None
-    )
-    key = serialization.load_pem_private_key(
-        (CERTS_DIR / "good-rsa3072.key").read_bytes(), password=None
-    )
-    assert isinstance(issuer_key, rsa.RSAPrivateKey)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    not_before = now - datetime.timedelta(days=1)
-    not_after = issuer_cert.not_valid_after_utc
-    assert not_before >= issuer_cert.not_valid_before_utc, "now predates the test PKI"
-    assert not_after - now > datetime.timedelta(days=2 * 365), "the test PKI is about to expire"
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
-        )
-        .sign(issuer_key, hashes.SHA256())
-    )
-    chain, key_file = out / "issued-chain.pem", out / "issued.key"
-    pem = serialization.Encoding.PEM
-    chain.write_bytes(cert.public_bytes(pem) + issuer_cert.public_bytes(pem))
-    key_file.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return chain, key_file
 
 
 class _PolicyHandler(http.server.BaseHTTPRequestHandler):

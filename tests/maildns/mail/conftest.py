@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from maildns.conftest import DnsEnv
-from servers.smtp import CA_CERT, MailServers
+from servers.pki import CA_CERT
+from servers.smtp import MailServers
 from tlsaudit.evaluate.mail import evaluate_mail
 from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts

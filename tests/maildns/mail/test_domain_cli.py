@@ -9,7 +9,8 @@ import jsonschema
 from typer.testing import CliRunner
 
 from maildns.conftest import DnsEnv
-from servers.smtp import CA_CERT, MailServers
+from servers.pki import CA_CERT
+from servers.smtp import MailServers
 from tlsaudit.cli import app
 from tlsaudit.render.json import committed_schema
 
