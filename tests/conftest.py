@@ -9,6 +9,7 @@ import pytest
 
 from scan_targets import CA_CERT, CLOSED_PORT, HOST, SCENARIOS, SERVER_NAME, Scenario
 from servers.nginx import NginxServer, start_nginx
+from servers.pqc import PqcServer
 from tlsaudit.inventory import Target, resolve
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.scan.options import ScanOptions
@@ -36,6 +37,14 @@ def scanned(nginx: NginxServer) -> dict[str, TlsFacts]:
     endpoints = [resolve(t)[0] for t in targets]
     facts = scan_endpoints(endpoints, ScanOptions(ca_file=CA_CERT, timeout=3.0))
     return {t.raw: f for t, f in zip(targets, facts, strict=True)}
+
+
+@pytest.fixture(scope="session")
+def pqc() -> Iterator[PqcServer]:
+    """A TLS 1.3 server on OpenSSL 3.5 (pyOpenSSL, cryptography's wheel) accepting every
+    ML-KEM group (hybrid and pure) and X25519."""
+    with PqcServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

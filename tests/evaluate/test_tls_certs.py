@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,10 @@ from tlsaudit.profiles import load_profile
 FACTS = TlsFacts.model_validate_json(
     (Path(__file__).parent / "facts" / "expiring.json").read_text("utf-8")
 )
-NOT_AFTER = datetime(2026, 12, 3, 0, 10, 50, tzinfo=UTC)  # the recorded leaf's notAfter
-NOT_BEFORE = datetime(2024, 1, 1, tzinfo=UTC)
+assert FACTS.certificates.value is not None
+_LEAF = FACTS.certificates.value.deployments[0].received_chain[0]
+NOT_AFTER = _LEAF.not_after  # the recorded leaf's notAfter: every now derives from it
+NOT_BEFORE = _LEAF.not_before
 SECOND = timedelta(seconds=1)
 LEAF = "RSA deployment / certificate #0 (leaf) CN=localhost"
 

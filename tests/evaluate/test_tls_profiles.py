@@ -34,7 +34,7 @@ PROTOCOL_LEVELS = {
 }
 CLASS_LEVELS = {
     "pfs-aead": (P, P, P),
-    "pfs-aead-short-tag": (R, R, R),
+    "pfs-aead-short-tag": (P, P, P),  # part 1 §1.2: CCM_8 passes, in a class of its own
     "pfs-cbc": (M, P, P),
     "pfs-cbc-sha1": (M, R, P),
     "rsa-kx": (M, R, P),
@@ -43,7 +43,7 @@ CLASS_LEVELS = {
 }
 DH_THRESHOLDS = ([(2048, M)], [(2048, M)], [(1024, M), (2048, R)])
 STRICT = {
-    HIGH: {"tls.protocol.tls1_3", "tls.cipher:pfs-cbc", "tls.cipher:pfs-aead-short-tag"},
+    HIGH: {"tls.protocol.tls1_3", "tls.cipher:pfs-cbc"},
     REC: set(),
     EXC: set(),
 }
@@ -65,7 +65,9 @@ def test_catalogue_entry_is_complete(check_id: str) -> None:
 def test_profile_sets_every_tls_check(profile_id: str) -> None:
     profile = load_profile(profile_id)
     assert set(TLS_CHECKS) <= set(profile.rules)
-    assert profile.version.startswith("GL-3001-3.0.1 / tlsaudit ")
+    assert profile.version.startswith("tlsaudit ")
+    assert profile.edition_names == ["GL-3001 3.1.1", "LS-0001-2022R2", "LS-0003-2022R1"]
+    assert profile.ref.editions == profile.edition_names
     assert JAPANESE.search(profile.name)
     assert profile.description is not None
     assert profile_id in builtin_ids()
@@ -103,8 +105,42 @@ def test_shared_rules_are_identical() -> None:
     }
 
 
+def test_egov_list_editions() -> None:
+    """R2 (the default) is R1 plus the post-quantum table; R1 stays selectable."""
+    current, r1 = load_egov_list(), load_egov_list("egov-list-2022r1")
+    assert (current.id, current.edition, str(current.date)) == (
+        "LS-0001-2022R2",
+        "2022R2",
+        "2026-03-30",
+    )
+    assert (r1.id, r1.edition, str(r1.date)) == ("LS-0001-2022R1", "2022R1", "2024-05-16")
+    added = {e.name for e in current.entries} - {e.name for e in r1.entries}
+    assert added == {"ML-KEM-768", "ML-KEM-1024"}
+    assert current.classify("ML-KEM-768").list == "recommended"
+    assert current.classify("ML-KEM-512").list == "unlisted"
+    assert r1.classify("ML-KEM-768").list == "unlisted"
+    assert all(load_profile(p).egov == current for p in PROFILES)
+
+
+def test_certificate_and_group_rules_encode_part_1() -> None:
+    """§1.3 and §1.4 as changed for the current editions: SHA-3 and SHA-512/256 signatures
+    pass, ML-KEM groups (LS-0001-2022R2) pass, tls.kex.pqc is informational."""
+    for profile_id in PROFILES:
+        rules = load_profile(profile_id).rules
+        assert rules["cert.signature.hash"].allowed == [
+            *("sha256", "sha384", "sha512", "sha512-256", "sha3-256", "sha3-384", "sha3-512"),
+            *("Ed25519", "Ed448"),
+        ]
+        groups = rules["tls.kex.group"].allowed or []
+        pqc = ["X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024", "MLKEM768"]
+        assert set(pqc) <= set(groups)
+        assert "MLKEM512" not in groups  # not on LS-0001-2022R2
+        assert rules["tls.kex.pqc"].level is INFO
+        assert rules["cert.key.size"].other_level is R  # DSA >= 2048, other curves
+
+
 def test_egov_list() -> None:
-    egov = load_egov_list()
+    egov = load_egov_list("egov-list-2022r1")
     assert (egov.id, egov.edition, str(egov.date)) == ("LS-0001-2022R1", "2022R1", "2024-05-16")
     assert egov.describe("AES") == "AES: 電子政府推奨暗号リスト / 128ビットブロック暗号"
     assert egov.describe("SHA-1") == "SHA-1: 運用監視暗号リスト / ハッシュ関数"

@@ -152,9 +152,19 @@ def test_every_testable_suite_is_classified(name: str) -> None:
         ("brainpoolP512r1", "brainpoolP512r1", "ECDH", 512),
         ("sect163k1", "sect163k1", "ECDH", 163),
         ("ffdhe3072", "ffdhe3072", "DH", 3072),
-        ("X25519MLKEM768", "X25519MLKEM768", "ECDH", None),
+        ("X25519MLKEM768", "X25519MLKEM768", "hybrid", None),
+        ("secp256r1mlkem768", "SecP256r1MLKEM768", "hybrid", None),
+        ("SecP384r1MLKEM1024", "SecP384r1MLKEM1024", "hybrid", None),
+        ("MLKEM1024", "MLKEM1024", "ML-KEM", None),
+        ("brainpoolP256r1tls13", "brainpoolP256r1tls13", "ECDH", 256),
     ],
 )
 def test_groups(name: str, canonical: str, kind: str, bits: int | None) -> None:
     group = parse_group(name)
     assert (group.name, group.kind, group.bits) == (canonical, kind, bits)
+    assert group.post_quantum == (kind in ("ML-KEM", "hybrid"))
+
+
+def test_hybrid_group_names_its_listed_parts() -> None:
+    assert parse_group("X25519MLKEM768").primitives == ("ECDH", "ML-KEM-768")
+    assert parse_group("MLKEM512").primitives == ("ML-KEM-512",)

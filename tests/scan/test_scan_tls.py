@@ -24,7 +24,7 @@ from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import 
     TrustStoresRepository,
 )
 
-from tlsaudit.curves import normalise_curve
+from tlsaudit.curves import _ffdhe_primes, ffdhe_name, normalise_curve
 from tlsaudit.errors import InputError
 from tlsaudit.models.facts import (
     AcceptedSuite,
@@ -40,7 +40,7 @@ from tlsaudit.models.facts import (
     TlsFacts,
 )
 from tlsaudit.scan.options import ScanOptions
-from tlsaudit.scan.tls import COVERAGE, ENGINE, _ffdhe_primes, scan_endpoints
+from tlsaudit.scan.tls import COVERAGE, ENGINE, scan_endpoints
 
 REPO = Path(__file__).resolve().parents[2]
 CERTS = REPO / "fixtures" / "certs"
@@ -330,7 +330,8 @@ def test_missing_ca_file_is_an_input_error(tmp_path: Path) -> None:
 
 def test_ffdhe_primes_match_rfc7919_file() -> None:
     numbers = load_pem_parameters(FFDHE3072.read_bytes()).parameter_numbers()
-    assert (_ffdhe_primes()[numbers.p], numbers.g) == ("ffdhe3072", 2)
+    assert ffdhe_name(numbers.p, numbers.g) == "ffdhe3072"
+    assert ffdhe_name(numbers.p, 5) is None
     assert sorted(_ffdhe_primes().values()) == [
         "ffdhe2048",
         "ffdhe3072",

@@ -49,7 +49,7 @@ def probe_tls13_resumption(
     if isinstance(second, ProbeError):
         return second
     with second:
-        return second.session_reused
+        return second.session_reused is True
 
 
 def _context(ca_file: Path | None) -> ssl.SSLContext:

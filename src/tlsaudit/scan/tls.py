@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
-from functools import cache
 from traceback import TracebackException
 from typing import TypeVar
 
@@ -59,7 +58,7 @@ from sslyze.scanner.scan_command_attempt import (
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-from tlsaudit.curves import normalise_curve
+from tlsaudit.curves import ffdhe_name, normalise_curve
 from tlsaudit.errors import InputError
 from tlsaudit.inventory import is_ip, is_special_use
 from tlsaudit.models.facts import (
@@ -81,24 +80,25 @@ from tlsaudit.models.facts import (
 from tlsaudit.scan.certs import certificate_info
 from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.supplement import supplement
 
 ENGINE = f"sslyze {sslyze_version}"
 
 COVERAGE: tuple[str, ...] = (
-    "Cipher suites: sslyze offers only the suites its OpenSSL builds implement (nassl: OpenSSL"
-    " 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and legacy suites). Not offered, hence not"
-    " observable by this engine, which is not the same as not supported: the Camellia-GCM"
-    " suites (RFC 6367), the ARIA-CBC suites (RFC 6209; ARIA-GCM is tested), static-ECDH"
-    " Camellia-CBC suites, pre-RFC ChaCha20 (0xCC13-0xCC15), PSK, SRP, Kerberos and GOST"
-    " suites, and the TLS 1.3 suites TLS_SM4_GCM_SM3, TLS_SM4_CCM_SM3, TLS_SHA256_SHA256 and"
-    " TLS_SHA384_SHA384.",
-    "Named groups: ML-KEM key exchange (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024,"
-    " pure ML-KEM) is never offered, so support for it is not detected. FFDHE groups"
-    " (RFC 7919) and the TLS 1.3 brainpool groups (RFC 8734) are not enumerated either; a DHE"
-    " suite's group is known only as the one the server chose for that suite.",
-    "Groups are tested one at a time at the highest protocol version the server accepts. When"
-    " that is TLS 1.3, curves TLS 1.3 does not define (brainpool, secp256k1, secp192r1,"
-    " secp224r1, sect*) are never reported, even if the server accepts them with TLS 1.2.",
+    "Cipher suites: sslyze completes a handshake with every suite its OpenSSL builds implement"
+    " (nassl: OpenSSL 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and legacy suites); tlsaudit's own"
+    " ClientHello then offers every other suite of the IANA registry, SSL 3.0 to TLS 1.3, and"
+    " records each one the server picks (detected_by = client-hello: the ServerHello names the"
+    " suite; no handshake is completed). Not observable by either: PSK, SRP, ECCPWD and"
+    " Kerberos suites, which a server picks only for a client holding a matching key, password"
+    " or ticket, so a server accepting them is not detected.",
+    "Named groups: sslyze tests X25519, X448 and the NIST and other OpenSSL curves, one at a"
+    " time, at the highest version the server accepts; tlsaudit asks a TLS 1.3 server about"
+    " ffdhe2048-8192, X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, MLKEM512/768/1024"
+    " and the brainpool TLS 1.3 groups, one ClientHello each. Not observed: the GOST and SM2"
+    " groups and the pre-standard Kyber drafts; curves a server accepts only below TLS 1.3 when"
+    " it also accepts TLS 1.3 (brainpool, secp256k1, secp224r1, sect*); for TLS 1.2 DHE, the"
+    " group is the one the server chose for each suite.",
     "The server's cipher-suite preference order is not observed.",
 )
 
@@ -264,16 +264,21 @@ def _facts(
     options: ScanOptions,
     caa: Future[Observed[CaaFacts]],
 ) -> TlsFacts:
-    protocols = [
+    sslyze_protocols = [
         ProtocolFacts(version=version, accepted=_observe(attempt, _accepted_suites))
         for version, attempt in _suite_attempts(attempts)
     ]
+    tested = {version: _tested(attempt) for version, attempt in _suite_attempts(attempts)}
+    tls13 = any(p.version == "TLS 1.3" and p.accepted.value for p in sslyze_protocols)
+    extra = supplement(endpoint, tested, tls13, options)
+    protocols = [_with_suites(p, extra.suites.get(p.version, [])) for p in sslyze_protocols]
     return TlsFacts(
         endpoint=endpoint,
         scanned_at=datetime.now(UTC),
         engine=ENGINE,
         protocols=protocols,
-        groups=_groups(attempts.elliptic_curves, protocols),
+        groups=_with_groups(_groups(attempts.elliptic_curves, protocols), extra.groups),
+        group_probe=extra.group_probe,
         certificates=_observe(
             attempts.certificate_info,
             lambda result: certificate_info(result, _scanned_name(endpoint), options.ca_file),
@@ -296,10 +301,10 @@ def _facts(
             attempts.tls_extended_master_secret, lambda r: r.supports_ems_extension
         ),
         early_data=_observe(attempts.tls_1_3_early_data, lambda r: r.supports_early_data),
-        resumption=_observe(attempts.session_resumption, _resumption),
+        resumption=_resumption(attempts.session_resumption, protocols, extra.resumption),
         caa=caa.result(),
         hsts=_hsts(endpoint, attempts),
-        coverage=[*COVERAGE, *_endpoint_notes(endpoint, protocols)],
+        coverage=[*COVERAGE, *extra.notes, *_endpoint_notes(endpoint, protocols)],
     )
 
 
@@ -371,32 +376,9 @@ def _ephemeral_key(key: EphemeralKeyInfo | None) -> EphemeralKey | None:
     if isinstance(key, DhEphemeralKeyInfo):
         prime = int.from_bytes(key.prime, "big")
         generator = int.from_bytes(key.generator, "big")
-        group = _ffdhe_primes().get(prime) if generator == 2 else None
+        group = ffdhe_name(prime, generator)
         return EphemeralKey(kind="DH", size=key.size, group=group)
     return None
-
-
-@cache
-def _ffdhe_primes() -> dict[int, str]:
-    """RFC 7919 groups by prime: p = 2^b - 2^(b-64) + (floor(2^(b-130) e) + X) 2^64 - 1."""
-    offsets = {2048: 560316, 3072: 2625351, 4096: 10965728, 6144: 15588203, 8192: 10759463}
-    return {
-        2**bits - 2 ** (bits - 64) + (_e_times_power_of_two(bits - 130) + x) * 2**64 - 1: (
-            f"ffdhe{bits}"
-        )
-        for bits, x in offsets.items()
-    }
-
-
-def _e_times_power_of_two(bits: int) -> int:
-    """floor(e * 2^bits), summing 1/k! with 64 guard bits."""
-    scaled = 1 << (bits + 64)
-    total, term, k = 0, scaled, 0
-    while term:
-        total += term
-        k += 1
-        term //= k
-    return total >> 64
 
 
 def _groups(
@@ -427,10 +409,47 @@ def _groups(
     return groups
 
 
-def _resumption(result: SessionResumptionSupportScanResult) -> Resumption:
-    return Resumption(
-        session_id=result.session_id_resumption_result in _RESUMED,
-        tickets=result.tls_ticket_resumption_result in _RESUMED,
+def _tested(attempt: ScanCommandAttempt[CipherSuitesScanResult]) -> set[str] | None:
+    """The IANA names sslyze offered for a version; None when its scan failed."""
+    result = attempt.result
+    if result is None:
+        return None
+    accepted = {suite.cipher_suite.name for suite in result.accepted_cipher_suites}
+    return accepted | {suite.cipher_suite.name for suite in result.rejected_cipher_suites}
+
+
+def _with_suites(protocol: ProtocolFacts, extra: list[AcceptedSuite]) -> ProtocolFacts:
+    """sslyze's suites for a version plus those only tlsaudit's ClientHello probe found."""
+    if protocol.accepted.value is None or not extra:
+        return protocol
+    known = {suite.name for suite in protocol.accepted.value}
+    added = [suite for suite in extra if suite.name not in known]
+    return protocol.model_copy(update={"accepted": Observed.of([*protocol.accepted.value, *added])})
+
+
+def _with_groups(groups: Observed[list[str]], extra: list[str]) -> Observed[list[str]]:
+    if groups.value is None:
+        return groups
+    return Observed.of(list(dict.fromkeys([*groups.value, *extra])))
+
+
+def _resumption(
+    attempt: ScanCommandAttempt[SessionResumptionSupportScanResult],
+    protocols: list[ProtocolFacts],
+    tls13: bool | None,
+) -> Observed[Resumption]:
+    """sslyze's TLS 1.2 (and earlier) resumption plus tlsaudit's TLS 1.3 probe. On a server
+    that accepts only TLS 1.3, sslyze's probe has nothing to resume: both are false."""
+    legacy = [p for p in protocols if p.version != "TLS 1.3"]
+    if attempt.result is None and all(p.accepted.value == [] for p in legacy):
+        return Observed.of(Resumption(session_id=False, tickets=False, tls13=tls13))
+    return _observe(
+        attempt,
+        lambda result: Resumption(
+            session_id=result.session_id_resumption_result in _RESUMED,
+            tickets=result.tls_ticket_resumption_result in _RESUMED,
+            tls13=tls13,
+        ),
     )
 
 
