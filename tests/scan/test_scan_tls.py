@@ -217,7 +217,7 @@ def test_other_settings(facts: dict[str, TlsFacts]) -> None:
     assert good.fallback_scsv == Observed.of(True)
     assert good.extended_master_secret == Observed.of(True)
     assert good.early_data == Observed.of(False)
-    assert good.resumption == Observed.of(Resumption(session_id=False, tickets=True))
+    assert good.resumption == Observed.of(Resumption(session_id=False, tickets=True, tls13=True))
     assert good.hsts == Observed[Hsts | None].of(None)  # s_server -www sends no HSTS header
     assert good.coverage == list(COVERAGE)
 
@@ -315,6 +315,7 @@ def test_tls_server_without_common_parameters(facts: dict[str, TlsFacts]) -> Non
     assert ffdhe_only.connectivity.reason is ErrorReason.HANDSHAKE_FAILED
     assert ffdhe_only.connectivity.detail.endswith(
         "Probe: answers in TLS, but no handshake sslyze offers works."
+        " It accepts TLS 1.3 with ffdhe2048, a group sslyze cannot offer."
     )
 
 

@@ -283,9 +283,13 @@ class Flag:
     """Observed text when the property is (False, True)."""
     expected: str
     outside: Callable[[TlsFacts], str | None] = lambda facts: None
-    """Why the property does not apply to this server (None: it applies)."""
+    """Why the property does not apply to this server (None: it applies): not_applicable."""
+    judged: Callable[[TlsFacts], bool] = lambda facts: True
+    """Whether the service has the property at all (HSTS: HTTPS only); else no finding."""
 
     def __call__(self, facts: TlsFacts, profile: Profile) -> list[Finding]:
+        if not self.judged(facts):
+            return []
         state = self.read(facts)
         why_not = self.outside(facts)
         result: Judgement | ProbeError | NotApplicable
@@ -415,7 +419,7 @@ SETTING_FLAGS = (
         bad=False,
         says=("no Strict-Transport-Security header with max-age > 0", "present"),
         expected="Strict-Transport-Security with max-age > 0",
-        outside=lambda f: None if f.endpoint.https else "not an HTTPS endpoint",
+        judged=lambda f: f.endpoint.https,
     ),
 )
 

@@ -79,6 +79,8 @@ from tlsaudit.models.facts import (
 )
 from tlsaudit.scan.certs import certificate_info
 from tlsaudit.scan.dns import caa as caa_lookup
+from tlsaudit.scan.hello import probe_groups_tls13
+from tlsaudit.scan.iana import SUPPORTED_GROUPS, TLS13_GROUPS
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.supplement import supplement
 
@@ -546,7 +548,14 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
             "closed the connection without answering a ClientHello.",
         )
     if _is_tls_record(answer):
-        return ErrorReason.HANDSHAKE_FAILED, "answers in TLS, but no handshake sslyze offers works."
+        seen = "answers in TLS, but no handshake sslyze offers works."
+        groups = probe_groups_tls13(
+            endpoint.ip, endpoint.port, endpoint.sni or endpoint.host, TLS13_GROUPS, timeout
+        ).supported
+        if groups:
+            names = ", ".join(SUPPORTED_GROUPS[g] for g in groups)
+            seen += f" It accepts TLS 1.3 with {names}, a group sslyze cannot offer."
+        return ErrorReason.HANDSHAKE_FAILED, seen
     first_line = answer.split(b"\n", 1)[0].rstrip(b"\r")[:60].decode("latin-1")
     printable = "".join(c if c.isprintable() else "." for c in first_line)
     return ErrorReason.NOT_TLS, f'answered a TLS ClientHello with non-TLS data: "{printable}".'
