@@ -253,10 +253,13 @@ def _pqc_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
             result = None, f"post-quantum key exchange offered: {names}"
         else:
             tried = ", ".join(g.name for g in probed if g.post_quantum) or "none"
-            result = rule.level, (
-                f"no post-quantum key exchange (probed: {tried}): traffic recorded today is"
-                " exposed to a future quantum computer (government migration to PQC by 2035,"
-                " NCO interim report 2025-11)"
+            result = (
+                rule.level,
+                (
+                    f"no post-quantum key exchange (probed: {tried}): traffic recorded today is"
+                    " exposed to a future quantum computer (government migration to PQC by 2035,"
+                    " NCO interim report 2025-11)"
+                ),
             )
     return [judge(profile, check_id, result, subject=subject, expected=expected)]
 
