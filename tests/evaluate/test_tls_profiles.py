@@ -13,9 +13,9 @@ from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
 )
 
 from tlsaudit.errors import ProfileError
-from tlsaudit.evaluate.suites import SUITE_CLASSES, parse_suite
 from tlsaudit.models.findings import Level
 from tlsaudit.profiles import builtin_dir, builtin_ids, load_egov_list, load_profile
+from tlsaudit.records.suites import SUITE_CLASSES, parse_suite
 
 HIGH, REC, EXC = "cryptrec-high", "cryptrec-recommended", "cryptrec-exception"
 PROFILES = (HIGH, REC, EXC)

@@ -7,7 +7,7 @@ from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
     _RFC_NAME_TO_KEY_SIZE_MAPPING as SSLYZE_KEY_SIZES,
 )
 
-from tlsaudit.evaluate.suites import SUITE_CLASSES, parse_group, parse_suite
+from tlsaudit.records.suites import SUITE_CLASSES, parse_group, parse_suite
 
 # name: (kex, auth, cipher, key bits, mode, hash, class, LS-0001 names of the components)
 DECOMPOSED = {

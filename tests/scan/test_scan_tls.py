@@ -24,7 +24,6 @@ from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import 
     TrustStoresRepository,
 )
 
-from tlsaudit.curves import _ffdhe_primes, ffdhe_name, normalise_curve
 from tlsaudit.errors import InputError
 from tlsaudit.models.facts import (
     AcceptedSuite,
@@ -39,6 +38,7 @@ from tlsaudit.models.facts import (
     Robot,
     TlsFacts,
 )
+from tlsaudit.records.curves import _ffdhe_primes, ffdhe_name, normalise_curve
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import COVERAGE, ENGINE, scan_endpoints
 

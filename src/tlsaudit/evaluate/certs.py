@@ -21,7 +21,6 @@ from tlsaudit.evaluate.base import (
     judge,
     threshold_level,
 )
-from tlsaudit.evaluate.suites import parse_group
 from tlsaudit.models.facts import (
     CertificateDeployment,
     CertificateFacts,
@@ -32,6 +31,7 @@ from tlsaudit.models.facts import (
 )
 from tlsaudit.models.findings import Finding
 from tlsaudit.profiles import Profile, Rule
+from tlsaudit.records.suites import parse_group
 
 DEPLOYMENT_NAMES = {
     "RSA": "RSA",

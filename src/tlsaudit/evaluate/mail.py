@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from tlsaudit.evaluate.collector import Collector
-from tlsaudit.evaluate.dnsview import Replay, normalise
 from tlsaudit.evaluate.mail_auth import judge_authentication, judge_bimi, judge_nonsending
 from tlsaudit.evaluate.mail_transport import judge_transport
 from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts
 from tlsaudit.profiles import Profile
+from tlsaudit.records.dnsview import Replay, normalise
 
 
 def evaluate_mail(facts: MailFacts, profile: Profile, now: datetime) -> list[Finding]:

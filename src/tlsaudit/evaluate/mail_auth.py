@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from tlsaudit.evaluate import bimi, dkim, dmarc, spf
 from tlsaudit.evaluate.collector import Collector, error_text
-from tlsaudit.evaluate.dnsview import Lookup, normalise, txt, txt_strings
 from tlsaudit.models.findings import Level, Status
 from tlsaudit.profiles import Outcome
+from tlsaudit.records import bimi, dkim, dmarc, spf
+from tlsaudit.records.dnsview import Lookup, normalise, txt, txt_strings
 
 
 def judge_authentication(
@@ -335,8 +335,8 @@ def _orgdomain(
     out: Collector,
     domain: str,
     found: dmarc.Discovery,
-    old: dmarc.Level | None,
-    new: dmarc.Level | None,
+    old: dmarc.DmarcName | None,
+    new: dmarc.DmarcName | None,
 ) -> None:
     if found.psl_org == domain and old is not None:
         return
@@ -356,7 +356,7 @@ def _orgdomain(
     )
 
 
-def _where(level: dmarc.Level | None) -> str:
+def _where(level: dmarc.DmarcName | None) -> str:
     return f"_dmarc.{level.domain}" if level else "none"
 
 

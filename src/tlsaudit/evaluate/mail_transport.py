@@ -15,15 +15,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
-from tlsaudit.evaluate import dane, mtasts
 from tlsaudit.evaluate.collector import Collector, error_text
-from tlsaudit.evaluate.dnsview import Lookup, normalise, txt
 from tlsaudit.evaluate.tls import evaluate_tls
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import ErrorReason, Observed
 from tlsaudit.models.findings import Finding, Level, Status
 from tlsaudit.models.mail import MailFacts, MxAddress, SmtpFacts, SmtpReply
 from tlsaudit.profiles import Profile
+from tlsaudit.records import dane, mtasts
+from tlsaudit.records.dnsview import Lookup, normalise, txt
 
 P = TypeVar("P")
 

@@ -20,7 +20,6 @@ from tlsaudit.evaluate.base import (
 )
 from tlsaudit.evaluate.certs import evaluate_certificates
 from tlsaudit.evaluate.dns import CAA_EXPECTED, caa_judgement
-from tlsaudit.evaluate.suites import parse_group, parse_suite
 from tlsaudit.models.facts import (
     PROTOCOL_VERSIONS,
     AcceptedSuite,
@@ -33,6 +32,7 @@ from tlsaudit.models.facts import (
 )
 from tlsaudit.models.findings import Finding
 from tlsaudit.profiles import Profile
+from tlsaudit.records.suites import parse_group, parse_suite
 
 T = TypeVar("T")
 Check = Callable[[TlsFacts, Profile], Iterable[Finding]]

@@ -17,7 +17,6 @@ from sslyze.plugins.certificate_info._cert_chain_analyzer import (
 from sslyze.plugins.certificate_info.implementation import CertificateInfoScanResult
 from sslyze.plugins.certificate_info.trust_stores.trust_store import PathValidationResult
 
-from tlsaudit.curves import normalise_curve
 from tlsaudit.models.facts import (
     CertificateDeployment,
     CertificateFacts,
@@ -25,6 +24,7 @@ from tlsaudit.models.facts import (
     KeyInfo,
     TrustResult,
 )
+from tlsaudit.records.curves import normalise_curve
 
 
 def certificate_info(

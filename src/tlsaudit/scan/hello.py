@@ -30,7 +30,6 @@ from sslyze.connection_helpers.opportunistic_tls_helpers import (
     get_opportunistic_tls_helper,
 )
 
-from tlsaudit.curves import ffdhe_name
 from tlsaudit.inventory import is_ip
 from tlsaudit.models.facts import (
     EphemeralKey,
@@ -39,6 +38,7 @@ from tlsaudit.models.facts import (
     ProtocolVersion,
     StartTlsProtocol,
 )
+from tlsaudit.records.curves import ffdhe_name
 from tlsaudit.scan.iana import (
     CIPHER_SUITES,
     SIGNALLING_SUITES,

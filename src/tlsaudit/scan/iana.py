@@ -3,7 +3,8 @@
 Values and names are IANA's "Transport Layer Security (TLS) Parameters" registry
 (https://www.iana.org/assignments/tls-parameters/): every assigned cipher suite (ranges,
 "Unassigned" and GREASE "Reserved" values left out), every assigned supported group, and
-the alert descriptions. Classic curve names are those :func:`tlsaudit.curves.normalise_curve`
+the alert descriptions. Classic curve names are those
+:func:`tlsaudit.records.curves.normalise_curve`
 gives (IANA's ``x25519``/``x448`` are ``X25519``/``X448``); the others are IANA's spelling
 (``X25519MLKEM768``, ``SecP256r1MLKEM768``, ``ffdhe2048``; the obsolete Kyber drafts without
 "(OBSOLETE)").

@@ -1,7 +1,7 @@
 """Gather the facts of a mail domain: records, SMTP dialogues, TLS scans, MTA-STS policy.
 
 DNS questions are asked by running the evaluator's own record walkers (SPF, DMARC,
-report authorisations) over a recording :data:`~tlsaudit.evaluate.dnsview.Lookup`, so
+report authorisations) over a recording :data:`~tlsaudit.records.dnsview.Lookup`, so
 the facts hold exactly the answers the evaluation reads. MX hosts are probed in
 parallel, each host's addresses one connection at a time, and results are cached per
 host for the run (:class:`MxCache`).
@@ -20,8 +20,6 @@ from typing import NamedTuple
 
 import dns.name
 
-from tlsaudit.evaluate import bimi, dkim, dmarc, mtasts, spf
-from tlsaudit.evaluate.dnsview import normalise, txt
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import Endpoint, ErrorReason, Observed
 from tlsaudit.models.mail import (
@@ -33,6 +31,8 @@ from tlsaudit.models.mail import (
     SmtpFacts,
     Submission,
 )
+from tlsaudit.records import bimi, dkim, dmarc, mtasts, spf
+from tlsaudit.records.dnsview import normalise, txt
 from tlsaudit.scan import smtp
 from tlsaudit.scan.dnsquery import lookup
 from tlsaudit.scan.options import ScanOptions
@@ -53,7 +53,7 @@ class MailOptions:
     dkim_selectors: tuple[str, ...] = ()
     """Selectors to look up first (the organisation knows its own)."""
     common_selectors: bool = True
-    """Also probe :data:`~tlsaudit.evaluate.dkim.COMMON_SELECTORS`."""
+    """Also probe :data:`~tlsaudit.records.dkim.COMMON_SELECTORS`."""
     relay_test: bool = False
     """Opt-in open-relay probe on every MX address (stops at RCPT TO; never DATA)."""
     relay_recipient: str = "relay-test@example.com"

@@ -58,7 +58,6 @@ from sslyze.scanner.scan_command_attempt import (
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
-from tlsaudit.curves import ffdhe_name, normalise_curve
 from tlsaudit.errors import InputError
 from tlsaudit.inventory import is_ip, is_special_use
 from tlsaudit.models.facts import (
@@ -77,6 +76,7 @@ from tlsaudit.models.facts import (
     Robot,
     TlsFacts,
 )
+from tlsaudit.records.curves import ffdhe_name, normalise_curve
 from tlsaudit.scan.certs import certificate_info
 from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.hello import probe_groups_tls13

@@ -1,11 +1,11 @@
-"""An in-memory :data:`~tlsaudit.evaluate.dnsview.Lookup` for the pure walker tests."""
+"""An in-memory :data:`~tlsaudit.records.dnsview.Lookup` for the pure walker tests."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tlsaudit.evaluate.dnsview import normalise
 from tlsaudit.models.dns import DnsAnswer, DnsStatus
+from tlsaudit.records.dnsview import normalise
 
 
 def quoted(text: str) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from maildns.mail.fakedns import FakeDns
-from tlsaudit.evaluate.bimi import discover, is_bimi, looks_like_bimi, parse_bimi
 from tlsaudit.evaluate.collector import Collector
 from tlsaudit.evaluate.mail_auth import judge_authentication, judge_bimi
 from tlsaudit.models.dns import DnsStatus
 from tlsaudit.models.findings import Finding, Level, Status
 from tlsaudit.profiles import Profile
+from tlsaudit.records.bimi import discover, is_bimi, looks_like_bimi, parse_bimi
 
 DOMAIN = "example.go.jp"
 BIMI_NAME = f"default._bimi.{DOMAIN}"

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from servers.smtp import DANE_PEM
-from tlsaudit.evaluate import dane
-from tlsaudit.evaluate.dkim import COMMON_SELECTORS, looks_like_key, parse_dkim
-from tlsaudit.evaluate.mtasts import (
+from tlsaudit.records import dane
+from tlsaudit.records.dkim import COMMON_SELECTORS, looks_like_key, parse_dkim
+from tlsaudit.records.mtasts import (
     is_sts,
     is_tlsrpt,
     parse_policy,

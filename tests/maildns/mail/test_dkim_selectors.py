@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from maildns.mail.conftest import NOW, Audit, by_check, statuses
-from tlsaudit.evaluate.dkim import COMMON_SELECTORS
 from tlsaudit.evaluate.mail import evaluate_mail
 from tlsaudit.evaluate.mail_auth import DKIM_HINT
 from tlsaudit.models.dns import DnsAnswer, DnsStatus
 from tlsaudit.models.findings import Finding, Level, Status
 from tlsaudit.models.mail import MailFacts
 from tlsaudit.profiles import Profile, load_profile
+from tlsaudit.records.dkim import COMMON_SELECTORS
 
 GUESSED = {"common_selectors": True}
 

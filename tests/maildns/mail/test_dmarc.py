@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maildns.mail.fakedns import FakeDns
-from tlsaudit.evaluate.dmarc import (
+from tlsaudit.records.dmarc import (
     discover,
     effective_policy,
     is_dmarc,

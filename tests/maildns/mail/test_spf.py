@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from maildns.mail.fakedns import FakeDns
-from tlsaudit.evaluate.spf import (
+from tlsaudit.records.spf import (
     MAX_QUERIES,
     Family,
     Problem,

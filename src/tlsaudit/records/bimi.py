@@ -2,7 +2,7 @@
 
 :func:`discover` asks for ``default._bimi.<domain>`` and, when no ``v=BIMI1`` record is
 there, for the organisational domain's (draft §7.2), through a
-:data:`~tlsaudit.evaluate.dnsview.Lookup`; :func:`parse_bimi` is a pure parser. The logo
+:data:`~tlsaudit.records.dnsview.Lookup`; :func:`parse_bimi` is a pure parser. The logo
 (``l=``) and the evidence document (``a=``) are never fetched.
 """
 
@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tlsaudit.evaluate.dkim import tag_list
-from tlsaudit.evaluate.dmarc import organisational_domain
-from tlsaudit.evaluate.dnsview import Lookup, normalise, txt
 from tlsaudit.models.dns import DnsAnswer
+from tlsaudit.records.dkim import tag_list
+from tlsaudit.records.dmarc import organisational_domain
+from tlsaudit.records.dnsview import Lookup, normalise, txt
 
 SELECTOR = "default"
 OTHER_IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "tif", "tiff"})

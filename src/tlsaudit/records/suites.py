@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from tlsaudit.curves import normalise_curve
+from tlsaudit.records.curves import normalise_curve
 
 SuiteClass = Literal[
     "pfs-aead", "pfs-aead-short-tag", "pfs-cbc", "pfs-cbc-sha1", "rsa-kx", "3des", "forbidden"

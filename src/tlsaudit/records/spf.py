@@ -1,7 +1,7 @@
 """SPF (RFC 7208): record selection, ABNF parsing and the worst-case lookup walk.
 
 :func:`parse_spf` is a pure parser of one record's text. :func:`walk_spf` follows
-``include`` and ``redirect`` through a :data:`~tlsaudit.evaluate.dnsview.Lookup` the way
+``include`` and ``redirect`` through a :data:`~tlsaudit.records.dnsview.Lookup` the way
 a receiver evaluates a client that matches nothing (the case that spends the whole
 budget), counting DNS-querying terms and void lookups for an IPv4 and an IPv6 client.
 """
@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tlsaudit.evaluate.dnsview import Lookup, normalise, txt
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import ProbeError
+from tlsaudit.records.dnsview import Lookup, normalise, txt
 
 QUALIFIERS = "+-~?"
 DNS_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tlsaudit.evaluate.dnsview import normalise
+from tlsaudit.records.dnsview import normalise
 
 MAX_AGE = 31_557_600
 """RFC 8461 §3.2: max_age is at most one year."""

@@ -2,7 +2,7 @@
 
 :func:`parse_dmarc` is a pure parser. :func:`discover` finds the policy record both ways
 receivers do — RFC 7489 (the domain, then its Public Suffix List organisational domain)
-and the RFC 9989 DNS tree walk — through a :data:`~tlsaudit.evaluate.dnsview.Lookup`, so
+and the RFC 9989 DNS tree walk — through a :data:`~tlsaudit.records.dnsview.Lookup`, so
 the two can be compared (the ``lg.jp`` case). :func:`report_authorisations` checks
 external report destinations at ``<domain>._report._dmarc.<destination>``.
 """
@@ -16,8 +16,8 @@ from urllib.parse import unquote
 
 from publicsuffixlist import PublicSuffixList
 
-from tlsaudit.evaluate.dnsview import Lookup, normalise, txt
 from tlsaudit.models.dns import DnsAnswer
+from tlsaudit.records.dnsview import Lookup, normalise, txt
 
 POLICIES = ("none", "quarantine", "reject")
 MAX_WALK = 8
@@ -226,7 +226,7 @@ def _uris(
 
 
 @dataclass(frozen=True)
-class Level:
+class DmarcName:
     """One ``_dmarc`` name queried: its answer and the DMARC records in it."""
 
     domain: str
@@ -244,24 +244,24 @@ class Discovery:
     """How receivers find the policy of ``domain``."""
 
     domain: str
-    levels: list[Level] = field(default_factory=list)
+    levels: list[DmarcName] = field(default_factory=list)
     """The tree walk: the domain first, then its ancestors (at most :data:`MAX_WALK`)."""
     psl_org: str = ""
-    psl_level: Level | None = None
+    psl_level: DmarcName | None = None
     """The organisational domain's level under RFC 7489 (None when it is the domain)."""
 
     @property
-    def own(self) -> Level:
+    def own(self) -> DmarcName:
         return self.levels[0]
 
-    def policy_7489(self) -> Level | None:
+    def policy_7489(self) -> DmarcName | None:
         """Where an RFC 7489 receiver takes the policy from (None: no usable record)."""
         for level in (self.own, self.psl_level):
             if level is not None and level.records:
                 return level if level.record else None
         return None
 
-    def policy_9989(self) -> Level | None:
+    def policy_9989(self) -> DmarcName | None:
         """Where an RFC 9989 receiver takes the policy from: the first single record upward."""
         return next((lv for lv in self.levels if lv.record is not None), None)
 
@@ -291,9 +291,9 @@ def walk_names(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in starts]
 
 
-def _level(domain: str, lookup: Lookup) -> Level:
+def _level(domain: str, lookup: Lookup) -> DmarcName:
     answer = lookup(f"_dmarc.{domain}", "TXT")
-    return Level(domain=domain, answer=answer, records=tuple(select(answer)))
+    return DmarcName(domain=domain, answer=answer, records=tuple(select(answer)))
 
 
 def discover(domain: str, lookup: Lookup) -> Discovery:
