@@ -1,11 +1,17 @@
 """Policy profiles kept as data (profiles/*.toml): loading, inheritance and validation.
 
+The built-in folder (``profiles/`` of the repository, ``tlsaudit/profile_data`` when
+installed) is laid out by kind: selectable profiles at its top; ``rules/`` the abstract
+rule sets they build on (``cryptrec-common``, ``mail-auth``, ``mail-transport``, ``dns``);
+``checks/`` the check catalogue; ``lists/`` reference lists (the e-Government list
+editions, the DNS root trust anchors).
+
 A profile is a TOML file with an ``id``, a ``name``, a ``version`` and ``[rules."<check
 id>"]`` tables. Text shared by every profile (title, citations, remediation, which
-parameters a rule takes) lives in the check catalogue, ``checks*.toml``; a profile sets
-the level, the parameters and any extra citations. ``extends = "<id>"`` (or a path)
-inherits another profile and overrides single rules; ``include = ["<id>", ...]`` merges
-abstract rule sets (e.g. the mail and DNS rules) under the profile's own rules.
+parameters a rule takes) lives in the check catalogue; a profile sets the level, the
+parameters and any extra citations. ``extends = "<id>"`` (or a path) inherits another
+profile or rule set and overrides single rules; ``include = ["<id>", ...]`` merges rule
+sets (e.g. the mail and DNS rules) under the profile's own rules.
 Every problem is reported as one line naming the file, the key and what is wrong.
 """
 
@@ -17,7 +23,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -28,7 +34,9 @@ from tlsaudit.models.report import ProfileRef
 
 DEFAULT_PROFILE = "cryptrec-high"
 EGOV_LIST = "egov-list-2022r2"
-CHECKS_GLOB = "checks*.toml"
+RULE_SETS = "rules"
+CATALOGUE = "checks"
+LISTS = "lists"
 
 
 class Check(Model):
@@ -78,9 +86,80 @@ class Rule(Model):
     limit: int | None = None
 
 
+    def params(self, shape: type[P]) -> P:
+        """The rule's parameters as a typed ``shape`` (see :class:`Params`)."""
+        return shape.model_validate({name: getattr(self, name) for name in shape.model_fields})
+
+
 PARAMETERS = tuple(
     name for name in Rule.model_fields if name not in ("level", "reading", "note", "citations")
 )
+
+
+class Params(Model):
+    """A typed view of the parameters a check reads, every one required: the loader checks
+    that a rule sets each parameter its catalogue entry lists, and a test that every shape a
+    check reads is covered by that list, so evaluators hold no defaults of their own."""
+
+
+P = TypeVar("P", bound=Params)
+
+
+class Limit(Params):
+    limit: int
+
+
+class LimitLevels(Params):
+    limit: int
+    other_level: Level
+
+
+class OtherLevel(Params):
+    other_level: Level
+
+
+class Allowed(Params):
+    allowed: list[str]
+
+
+class Thresholds(Params):
+    thresholds: list[Threshold]
+
+
+class Classes(Params):
+    classes: dict[str, Outcome]
+
+
+class SizeBand(Params):
+    """The 112-bit (LS-0003) size band and the last day it may be used."""
+
+    min_bits: int
+    max_bits: int
+    horizon: date
+
+
+class GroupRule(Params):
+    allowed: list[str]
+    min_bits: int
+    other_level: Level
+
+
+class KeySizeRule(Params):
+    thresholds: list[Threshold]
+    allowed: list[str]
+    min_bits: int
+    other_level: Level
+
+
+class ExpiryRule(Params):
+    warn_days: int
+    other_level: Level
+
+
+class BitsRange(Params):
+    min_bits: int
+    max_bits: int
+    other_level: Level
 
 
 class EgovEntry(Model):
@@ -161,13 +240,13 @@ def builtin_dir() -> Path:
 
 
 def builtin_ids() -> list[str]:
-    """Ids of the selectable built-in TLS profiles."""
-    ids = []
-    for path in sorted(builtin_dir().glob("*.toml")):
-        data = _read(path)
-        if "rules" in data and not data.get("abstract", False):
-            ids.append(path.stem)
-    return ids
+    """Ids of the selectable built-in profiles (the top of the built-in folder)."""
+    return [path.stem for path in sorted(builtin_dir().glob("*.toml"))]
+
+
+def list_path(name: str) -> Path:
+    """A reference list of the built-in folder (``lists/<name>``)."""
+    return builtin_dir() / LISTS / name
 
 
 def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
@@ -183,11 +262,12 @@ def _locate(name: str) -> Path:
         if not candidate.is_file():
             raise ProfileError(f"{name}: profile file not found")
         return candidate
-    path = builtin_dir() / f"{name}.toml"
-    if not path.is_file():
-        known = ", ".join(builtin_ids())
-        raise ProfileError(f"{name}: unknown profile (built-in profiles: {known})")
-    return path
+    for folder in (builtin_dir(), builtin_dir() / RULE_SETS):
+        path = folder / f"{name}.toml"
+        if path.is_file():
+            return path
+    known = ", ".join(builtin_ids())
+    raise ProfileError(f"{name}: unknown profile (built-in profiles: {known})")
 
 
 @cache
@@ -304,9 +384,9 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def load_checks() -> dict[str, Check]:
-    """The check catalogue: every checks*.toml file of the built-in profile folder."""
+    """The check catalogue: every file of the built-in ``checks/`` folder."""
     out: dict[str, Check] = {}
-    for path in sorted(builtin_dir().glob(CHECKS_GLOB)):
+    for path in sorted((builtin_dir() / CATALOGUE).glob("*.toml")):
         for check_id, entry in _read(path).get("checks", {}).items():
             if check_id in out:
                 raise ProfileError(f'{path}: checks."{check_id}": defined twice')
@@ -320,7 +400,7 @@ def load_checks() -> dict[str, Check]:
 def load_egov_list(name: str = EGOV_LIST, referrer: Path | None = None) -> EgovList:
     """An edition of the e-Government list; ``extends = "<edition>"`` adds its entries to
     those of an earlier edition (a later edition is a new file, not an edit)."""
-    path = builtin_dir() / f"{name}.toml"
+    path = list_path(f"{name}.toml")
     if not path.is_file():
         where = f"{referrer}: egov_list" if referrer else name
         raise ProfileError(f"{where}: unknown e-Government list {name!r}")

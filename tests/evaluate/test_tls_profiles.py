@@ -19,7 +19,7 @@ from tlsaudit.records.suites import SUITE_CLASSES, parse_suite
 
 HIGH, REC, EXC = "cryptrec-high", "cryptrec-recommended", "cryptrec-exception"
 PROFILES = (HIGH, REC, EXC)
-TLS_CHECKS = tomllib.loads((builtin_dir() / "checks-tls.toml").read_text("utf-8"))["checks"]
+TLS_CHECKS = tomllib.loads((builtin_dir() / "checks" / "tls.toml").read_text("utf-8"))["checks"]
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 M, R, INFO, P = Level.MANDATORY, Level.RECOMMENDED, Level.INFORMATIONAL, None
 

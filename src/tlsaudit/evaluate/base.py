@@ -108,9 +108,10 @@ def judge(
     subject: str,
     expected: str,
     outcome: Outcome | None = None,
+    reason: str | None = None,
 ) -> Finding:
-    """The finding for a judgement, ``unknown`` when the fact could not be observed, or
-    ``not_applicable`` when it lies outside the check's scope."""
+    """The finding for a judgement (with an optional ``reason``), ``unknown`` when the fact
+    could not be observed, or ``not_applicable`` when it lies outside the check's scope."""
     if isinstance(result, ProbeError):
         return unknown(
             profile, check_id, subject=subject, expected=expected, reason=describe_error(result)
@@ -133,6 +134,7 @@ def judge(
         subject=subject,
         observed=observed,
         expected=expected,
+        reason=reason,
         level=level,
         outcome=outcome,
     )

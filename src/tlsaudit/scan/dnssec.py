@@ -46,7 +46,7 @@ from tlsaudit.models.dns import (
     parse_rrsets,
 )
 from tlsaudit.models.facts import Observed
-from tlsaudit.profiles import builtin_dir
+from tlsaudit.profiles import list_path
 
 R = TypeVar("R")
 Ask = Callable[[str, str], DnsAnswer]
@@ -104,7 +104,7 @@ class TrustAnchor:
 def load_trust_anchors(path: Path | None) -> list[TrustAnchor]:
     """Anchors from a file of DS/DNSKEY records (master format), else the root KSKs."""
     if path is None:
-        with (builtin_dir() / ROOT_ANCHORS).open("rb") as fh:
+        with list_path(ROOT_ANCHORS).open("rb") as fh:
             data = tomllib.load(fh)
         text, source = "\n".join(data["ds"]), "built-in root KSK"
     else:

@@ -20,5 +20,5 @@ PASS, FAIL, WARN, INFO, UNKNOWN = (
 def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
     """The DNS rule set included by a profile, as the CRYPTREC profiles include it."""
     path = tmp_path_factory.mktemp("profile") / "dns-only.toml"
-    path.write_text('id = "dns-only"\nname = "DNS"\nversion = "test"\ninclude = ["rules-dns"]\n')
+    path.write_text('id = "dns-only"\nname = "DNS"\nversion = "test"\ninclude = ["dns"]\n')
     return load_profile(path)

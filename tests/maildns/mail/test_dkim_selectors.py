@@ -48,7 +48,7 @@ def test_no_key_at_a_given_selector_is_a_violation(audit: Audit) -> None:
     assert facts.given_selectors == ["s1"]
     finding = _one(findings, "mail.dkim.key")
     assert finding.status is Status.WARN
-    assert finding.level is Level.RECOMMENDED  # rules-mail.toml
+    assert finding.level is Level.RECOMMENDED  # rules/mail-auth.toml
     assert finding.observed == "no key at the given selector(s): s1"
     assert finding.reason is None
 
