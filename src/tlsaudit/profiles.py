@@ -85,7 +85,6 @@ class Rule(Model):
     warn_days: int | None = None
     limit: int | None = None
 
-
     def params(self, shape: type[P]) -> P:
         """The rule's parameters as a typed ``shape`` (see :class:`Params`)."""
         return shape.model_validate({name: getattr(self, name) for name in shape.model_fields})

@@ -60,7 +60,7 @@ def judge_target(raw: str, facts: list[TlsFacts], profile: Profile, now: datetim
     """Evaluate stored or fresh facts of one target (pure: no network)."""
     endpoint_reports = [judge_endpoint(f, profile, now) for f in facts]
     reachable = [f for f in facts if f.connectivity is None]
-    across = evaluate_consistency(reachable, profile) if len(reachable) > 1 else []
+    across = evaluate_consistency(reachable, profile, now)
     return TargetReport.build(raw, endpoint_reports, across)
 
 

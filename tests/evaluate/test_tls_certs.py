@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tlsaudit.evaluate import evaluate_certificates
+from tlsaudit.evaluate import evaluate_tls
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.models.findings import Status
 from tlsaudit.profiles import load_profile
@@ -36,6 +36,6 @@ LEAF = "RSA deployment / certificate #0 (leaf) CN=localhost"
     ],
 )
 def test_expiry_boundaries(now: datetime, status: Status) -> None:
-    findings = evaluate_certificates(FACTS.certificates, load_profile("cryptrec-high"), now)
+    findings = evaluate_tls(FACTS, load_profile("cryptrec-high"), now)
     [leaf] = [f for f in findings if f.check_id == "cert.expiry" and f.subject == LEAF]
     assert leaf.status is status, leaf.observed

@@ -27,7 +27,7 @@ def at(ip: str, **changes: Any) -> TlsFacts:
 
 
 def statuses(facts: list[TlsFacts]) -> dict[str, Status]:
-    findings = evaluate_consistency(facts, PROFILE)
+    findings = evaluate_consistency(facts, PROFILE, GOOD.scanned_at)
     return {f.subject.removeprefix(f"localhost:{GOOD.endpoint.port} "): f.status for f in findings}
 
 
@@ -37,7 +37,7 @@ def test_identical_addresses_pass() -> None:
 
 def test_difference_names_the_addresses() -> None:
     v6 = at("::1", groups={"value": ["X25519"], "error": None})
-    findings = evaluate_consistency([GOOD, v6], PROFILE)
+    findings = evaluate_consistency([GOOD, v6], PROFILE, GOOD.scanned_at)
     [groups] = [f for f in findings if f.status is not Status.PASS]
     assert groups.subject.endswith(" groups")
     assert groups.status is Status.WARN
@@ -57,4 +57,4 @@ def test_unknown_when_an_address_could_not_be_observed() -> None:
 @pytest.mark.parametrize("count", [0, 1])
 def test_needs_two_reachable_addresses(count: int) -> None:
     down = at("::1", connectivity={"reason": "connection_refused", "detail": "refused"})
-    assert evaluate_consistency([*[GOOD, down][:count], down], PROFILE) == []
+    assert evaluate_consistency([*[GOOD, down][:count], down], PROFILE, GOOD.scanned_at) == []

@@ -1,6 +1,9 @@
-"""Evaluation: pure functions from facts and a profile (and the time) to findings."""
+"""Evaluation: pure functions from facts and a profile (and the time) to findings.
 
-from tlsaudit.evaluate.certs import evaluate_certificates
+Every check is registered once under its id (:mod:`.check`); importing this package
+registers them all, in report order per kind of facts.
+"""
+
 from tlsaudit.evaluate.tls import evaluate_consistency, evaluate_tls
 
-__all__ = ["evaluate_certificates", "evaluate_consistency", "evaluate_tls"]
+__all__ = ["evaluate_consistency", "evaluate_tls"]

@@ -14,6 +14,13 @@ Judgement = tuple[Level | None, str]
 
 
 @dataclass(frozen=True)
+class Unknown:
+    """A fact that could not be determined, with the reason in words."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class NotApplicable:
     """A fact outside the check's scope: reported as ``not_applicable``, never as a pass."""
 
@@ -103,7 +110,7 @@ def unknown(
 def judge(
     profile: Profile,
     check_id: str,
-    result: Judgement | ProbeError | NotApplicable,
+    result: Judgement | ProbeError | Unknown | NotApplicable,
     *,
     subject: str,
     expected: str,
@@ -112,10 +119,9 @@ def judge(
 ) -> Finding:
     """The finding for a judgement (with an optional ``reason``), ``unknown`` when the fact
     could not be observed, or ``not_applicable`` when it lies outside the check's scope."""
-    if isinstance(result, ProbeError):
-        return unknown(
-            profile, check_id, subject=subject, expected=expected, reason=describe_error(result)
-        )
+    if isinstance(result, ProbeError | Unknown):
+        why = describe_error(result) if isinstance(result, ProbeError) else result.reason
+        return unknown(profile, check_id, subject=subject, expected=expected, reason=why)
     if isinstance(result, NotApplicable):
         return finding(
             profile,

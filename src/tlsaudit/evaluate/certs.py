@@ -18,19 +18,17 @@ from tlsaudit.evaluate.base import (
     Judgement,
     NotApplicable,
     describe_thresholds,
-    judge,
     threshold_level,
 )
+from tlsaudit.evaluate.check import Outcome, TlsView
 from tlsaudit.models.facts import (
     CertificateDeployment,
     CertificateFacts,
     CertificateInfo,
     ErrorReason,
-    Observed,
     ProbeError,
 )
-from tlsaudit.models.findings import Finding
-from tlsaudit.profiles import Profile, Rule
+from tlsaudit.profiles import Allowed, ExpiryRule, KeySizeRule, Limit, Rule, SizeBand
 from tlsaudit.records.suites import parse_group
 
 DEPLOYMENT_NAMES = {
@@ -243,7 +241,7 @@ def _sct(deployment: Deployment, rule: Rule, now: datetime) -> DeploymentResult:
     trust = deployment.facts.trust
     if any(t.valid for t in trust) and all(t.store.startswith("ca-file") for t in trust if t.valid):
         return NotApplicable(observed, "issued under the private CA of --ca-file: CT not expected")
-    return (None if leaf.sct_count >= (rule.limit or 0) else rule.level), observed
+    return (None if leaf.sct_count >= rule.params(Limit).limit else rule.level), observed
 
 
 def _chain_order(deployment: Deployment, rule: Rule, now: datetime) -> DeploymentResult:
@@ -273,16 +271,16 @@ _NO_CERTIFICATE = ProbeError(reason=ErrorReason.NOT_SCANNED, detail="no certific
 def _key_size(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
     if cert.is_anchor:
         return None
-    key = cert.facts.key
-    allowed = {parse_group(name).name.lower() for name in rule.allowed or []}
+    key, params = cert.facts.key, rule.params(KeySizeRule)
+    allowed = {parse_group(name).name.lower() for name in params.allowed}
     if key.algorithm in FINITE_FIELD:
-        below = threshold_level(rule.thresholds or [], key.size)
+        below = threshold_level(params.thresholds, key.size)
         # DSA of an adequate size is listed (LS-0001) but no browser accepts it: other_level.
-        level = below if below or key.algorithm == "RSA" else rule.other_level
+        level = below if below or key.algorithm == "RSA" else params.other_level
         return level, f"{key.algorithm} {key.size} bit"
     if key.algorithm in ("EC", "Ed25519", "Ed448"):
         name = parse_group(key.curve or "unknown curve").name if key.curve else key.algorithm
-        level = rule.level if key.size < (rule.min_bits or 0) else rule.other_level
+        level = rule.level if key.size < params.min_bits else params.other_level
         observed = f"{DEPLOYMENT_NAMES[key.algorithm]} {name} ({key.size} bit)"
         return (None if name.lower() in allowed else level), observed
     return rule.level, f"unsupported key algorithm ({key.size} bit)"
@@ -293,7 +291,7 @@ def _signature_hash(cert: Certificate, rule: Rule, now: datetime) -> Judgement |
         return None
     facts = cert.facts
     name = facts.signature_hash or facts.signature_algorithm
-    allowed = {_algorithm_key(a) for a in rule.allowed or []}
+    allowed = {_algorithm_key(a) for a in rule.params(Allowed).allowed}
     level = None if _algorithm_key(name) in allowed else rule.level
     return level, f"{facts.signature_algorithm} ({facts.signature_hash or 'no separate hash'})"
 
@@ -312,7 +310,8 @@ def _expiry(cert: Certificate, rule: Rule, now: datetime) -> Judgement | None:
         return rule.level, f"expired {end:%Y-%m-%d %H:%M} UTC"
     left = end - now
     observed = f"valid until {end:%Y-%m-%d} ({left.days} days left)"
-    return (rule.other_level if left < timedelta(days=rule.warn_days or 0) else None), observed
+    params = rule.params(ExpiryRule)
+    return (params.other_level if left < timedelta(days=params.warn_days) else None), observed
 
 
 def _strength_horizon(
@@ -321,15 +320,16 @@ def _strength_horizon(
     if cert.is_anchor:
         return None
     key, end = cert.facts.key, _utc(cert.facts.not_after)
-    low, high = rule.min_bits or 0, rule.max_bits or 0
+    band = rule.params(SizeBand)
+    low, high = band.min_bits, band.max_bits
     observed = f"{key.algorithm} {key.size} bit, valid until {end:%Y-%m-%d}"
     if key.algorithm in FINITE_FIELD and key.size < low:
         return NotApplicable(
             observed, f"below the {low}–{high}-bit band: cert.key.size judges this key"
         )
     weak = key.algorithm in FINITE_FIELD and key.size <= high
-    if weak and rule.horizon is not None and end.date() > rule.horizon:
-        return rule.level, f"{observed}: 112-bit strength past {rule.horizon}"
+    if weak and end.date() > band.horizon:
+        return rule.level, f"{observed}: 112-bit strength past {band.horizon}"
     return None, observed
 
 
@@ -341,33 +341,33 @@ CertificateJudge = Callable[[Certificate, Rule, datetime], Judgement | NotApplic
 
 @dataclass(frozen=True)
 class CertCheck:
-    """A certificate check: judged once per deployment or once per certificate."""
+    """A certificate check: judged once per deployment or once per certificate (a per
+    certificate judge returns None for a certificate it does not judge, e.g. an anchor)."""
 
     check_id: str
     expected: Callable[[Rule], str]
     per_deployment: DeploymentJudge | None = None
     per_certificate: CertificateJudge | None = None
 
-    def findings(
-        self, deployments: list[Deployment], profile: Profile, now: datetime
-    ) -> Iterator[Finding]:
-        rule = profile.rules[self.check_id]
-        expected = self.expected(rule)
-        for deployment in deployments:
+    def __call__(self, view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+        expected, info = self.expected(rule), view.facts.certificates
+        if info.error is not None or info.value is None:
+            error = info.error or ProbeError(
+                reason=ErrorReason.NOT_SCANNED, detail="no certificate information"
+            )
+            yield Outcome("server certificates", expected, error)
+            return
+        for deployment in _deployments(info.value):
             if self.per_deployment is not None:
-                result = self.per_deployment(deployment, rule, now)
-                yield judge(
-                    profile, self.check_id, result, subject=deployment.label, expected=expected
+                yield Outcome(
+                    deployment.label, expected, self.per_deployment(deployment, rule, now)
                 )
-            per_certificate = self.per_certificate
-            if per_certificate is None:
+            if self.per_certificate is None:
                 continue
             for cert in deployment.certificates:
-                judged = per_certificate(cert, rule, now)
+                judged = self.per_certificate(cert, rule, _utc(now))
                 if judged is not None:
-                    yield judge(
-                        profile, self.check_id, judged, subject=cert.label, expected=expected
-                    )
+                    yield Outcome(cert.label, expected, judged)
 
 
 CHECKS = (
@@ -384,26 +384,28 @@ CHECKS = (
     CertCheck(
         "cert.key.size",
         lambda rule: (
-            f"{describe_thresholds(rule.thresholds or [])} RSA, or one of "
-            f"{', '.join(rule.allowed or [])}"
+            f"{describe_thresholds(rule.params(KeySizeRule).thresholds)} RSA or DSA, or one of "
+            f"{', '.join(rule.params(KeySizeRule).allowed)}"
         ),
         per_certificate=_key_size,
     ),
     CertCheck(
         "cert.signature.hash",
-        lambda rule: f"one of {', '.join(rule.allowed or [])}",
+        lambda rule: f"one of {', '.join(rule.params(Allowed).allowed)}",
         per_certificate=_signature_hash,
     ),
     CertCheck(
         "cert.expiry",
-        lambda rule: f"valid at the scan time and for more than {rule.warn_days} days",
+        lambda rule: (
+            f"valid at the scan time and for more than {rule.params(ExpiryRule).warn_days} days"
+        ),
         per_certificate=_expiry,
     ),
     CertCheck(
         "cert.strength_horizon",
         lambda rule: (
-            f"no {rule.min_bits}–{rule.max_bits}-bit RSA/DSA key (112-bit strength) "
-            f"valid after {rule.horizon}"
+            f"no {rule.params(SizeBand).min_bits}–{rule.params(SizeBand).max_bits}-bit RSA/DSA"
+            f" key (112-bit strength) valid after {rule.params(SizeBand).horizon}"
         ),
         per_certificate=_strength_horizon,
     ),
@@ -423,7 +425,9 @@ CHECKS = (
     ),
     CertCheck(
         "cert.sct",
-        lambda rule: f"at least {rule.limit} SCTs embedded in a publicly trusted leaf",
+        lambda rule: (
+            f"at least {rule.params(Limit).limit} SCTs embedded in a publicly trusted leaf"
+        ),
         per_deployment=_sct,
     ),
     CertCheck(
@@ -437,31 +441,7 @@ CHECKS = (
         per_deployment=_chain_anchor,
     ),
 )
-"""Certificate checks in report order."""
-
-
-def evaluate_certificates(
-    certificates: Observed[CertificateInfo], profile: Profile, now: datetime
-) -> list[Finding]:
-    """Certificate findings, by check, then deployment, then position in the chain."""
-    checks = [c for c in CHECKS if profile.rule(c.check_id) is not None]
-    info = certificates.value
-    if certificates.error is not None or info is None:
-        error = certificates.error or ProbeError(
-            reason=ErrorReason.NOT_SCANNED, detail="no certificate information"
-        )
-        return [
-            judge(
-                profile,
-                c.check_id,
-                error,
-                subject="server certificates",
-                expected=c.expected(profile.rules[c.check_id]),
-            )
-            for c in checks
-        ]
-    deployments = _deployments(info)
-    return [f for c in checks for f in c.findings(deployments, profile, _utc(now))]
+"""Certificate checks in report order (:mod:`.tls` registers them after the endpoint checks)."""
 
 
 def _deployments(info: CertificateInfo) -> list[Deployment]:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from tlsaudit.evaluate.base import Judgement, NotApplicable, judge
+from tlsaudit.evaluate.base import Judgement, NotApplicable, Unknown, judge
 from tlsaudit.models.facts import ProbeError, TlsFacts
 from tlsaudit.models.findings import Finding
+from tlsaudit.profiles import EgovList, Profile, Rule
 from tlsaudit.profiles import Outcome as Case
-from tlsaudit.profiles import Profile, Rule
 
 F = TypeVar("F")
 
@@ -32,10 +32,19 @@ class Outcome:
 
     subject: str
     expected: str
-    result: Judgement | ProbeError | NotApplicable
+    result: Judgement | ProbeError | Unknown | NotApplicable
     case: Case | None = None
     """The case of a class or threshold table that decided (its strict-reading note)."""
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TlsView:
+    """What a TLS or certificate check reads: one endpoint's facts, and the e-Government
+    list edition of the profile that names their primitives."""
+
+    facts: TlsFacts
+    egov: EgovList
 
 
 @dataclass(frozen=True)
@@ -77,21 +86,17 @@ def checks_reading(reads: type[F]) -> Iterator[Check[F]]:
 
 def evaluate(facts: F, reads: type[F], profile: Profile, now: datetime) -> list[Finding]:
     """The findings of every registered check of ``reads`` the profile has a rule for."""
-    findings = []
-    for registered in checks_reading(reads):
-        rule = profile.rule(registered.check_id)
-        if rule is None:
-            continue
-        for outcome in registered.judge(facts, rule, now):
-            findings.append(
-                judge(
-                    profile,
-                    registered.check_id,
-                    outcome.result,
-                    subject=outcome.subject,
-                    expected=outcome.expected,
-                    outcome=outcome.case,
-                    reason=outcome.reason,
-                )
-            )
-    return findings
+    return [
+        judge(
+            profile,
+            registered.check_id,
+            outcome.result,
+            subject=outcome.subject,
+            expected=outcome.expected,
+            outcome=outcome.case,
+            reason=outcome.reason,
+        )
+        for registered in checks_reading(reads)
+        if (rule := profile.rule(registered.check_id)) is not None
+        for outcome in registered.judge(facts, rule, now)
+    ]

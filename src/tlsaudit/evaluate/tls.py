@@ -1,6 +1,7 @@
-"""TLS findings of one endpoint (protocol versions, cipher suites, key exchange, known
-vulnerabilities, other settings; certificates via :mod:`.certs`), and the comparison of
-the addresses of one name. Pure: facts + profile (+ the time) in, findings out.
+"""TLS checks of one endpoint (protocol versions, cipher suites, key exchange, known
+vulnerabilities, other settings; certificates in :mod:`.certs`), and the comparison of
+the addresses of one name. Every check is registered (:mod:`.check`) and reads a
+:class:`TlsView` (or :class:`Addresses`); pure: facts + rule (+ the time) in, outcomes out.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from tlsaudit.evaluate import certs
 from tlsaudit.evaluate.base import (
     Judgement,
     NotApplicable,
+    Unknown,
     describe_thresholds,
-    judge,
     threshold_level,
-    unknown,
 )
-from tlsaudit.evaluate.certs import evaluate_certificates
+from tlsaudit.evaluate.check import Addresses, Outcome, TlsView, check, evaluate
 from tlsaudit.evaluate.dns import CAA_EXPECTED, caa_judgement
 from tlsaudit.models.facts import (
     PROTOCOL_VERSIONS,
@@ -31,29 +32,29 @@ from tlsaudit.models.facts import (
     TlsFacts,
 )
 from tlsaudit.models.findings import Finding
-from tlsaudit.profiles import Profile
+from tlsaudit.profiles import (
+    Classes,
+    GroupRule,
+    Profile,
+    Rule,
+    SizeBand,
+    Thresholds,
+)
 from tlsaudit.records.suites import parse_group, parse_suite
 
 T = TypeVar("T")
-Check = Callable[[TlsFacts, Profile], Iterable[Finding]]
 NOT_SCANNED = ProbeError(reason=ErrorReason.NOT_SCANNED, detail="not scanned")
 
 
 def evaluate_tls(facts: TlsFacts, profile: Profile, now: datetime) -> list[Finding]:
-    """Every TLS and certificate finding of one endpoint, in a fixed order.
+    """Every TLS and certificate finding of one endpoint, in registration order.
 
     An unreachable endpoint (``facts.connectivity``) yields no findings: the runner
     reports it as an error. Checks without a rule in the profile are skipped.
     """
     if facts.connectivity is not None:
         return []
-    findings = [
-        finding
-        for check_id, check in CHECKS
-        if profile.rule(check_id) is not None
-        for finding in check(facts, profile)
-    ]
-    return findings + evaluate_certificates(facts.certificates, profile, now)
+    return evaluate(TlsView(facts, profile.egov), TlsView, profile, now)
 
 
 # ---------------------------------------------------------------- protocol versions
@@ -69,24 +70,37 @@ def accepted(facts: TlsFacts, version: ProtocolVersion) -> bool | ProbeError:
     return bool(protocol.accepted.value)
 
 
-def _protocol_check(check_id: str, versions: tuple[ProtocolVersion, ...], wanted: bool) -> Check:
+def _protocol_check(
+    versions: tuple[ProtocolVersion, ...], wanted: bool
+) -> Callable[[TlsView, Rule, datetime], Iterator[Outcome]]:
     """Rule: some of ``versions`` accepted (``wanted``) or none of them accepted."""
     subject = " / ".join(versions)
     expected = f"{' or '.join(versions)} accepted" if wanted else "not accepted"
 
-    def check(facts: TlsFacts, profile: Profile) -> list[Finding]:
-        states = {v: accepted(facts, v) for v in versions}
+    def judge_versions(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+        states = {v: accepted(view.facts, v) for v in versions}
         yes = [v for v, state in states.items() if state is True]
         errors = [state for state in states.values() if isinstance(state, ProbeError)]
         result: Judgement | ProbeError
         if errors and not yes:
             result = errors[0]
         else:
-            level = None if bool(yes) == wanted else profile.rules[check_id].level
+            level = None if bool(yes) == wanted else rule.level
             result = (level, f"{', '.join(yes)} accepted" if yes else "not accepted")
-        return [judge(profile, check_id, result, subject=subject, expected=expected)]
+        yield Outcome(subject, expected, result)
 
-    return check
+    return judge_versions
+
+
+PROTOCOL_RULES: tuple[tuple[str, tuple[ProtocolVersion, ...], bool], ...] = (
+    ("tls.protocol.ssl2", ("SSL 2.0",), False),
+    ("tls.protocol.ssl3", ("SSL 3.0",), False),
+    ("tls.protocol.tls1_0", ("TLS 1.0",), False),
+    ("tls.protocol.tls1_1", ("TLS 1.1",), False),
+    ("tls.protocol.modern", ("TLS 1.2", "TLS 1.3"), True),
+    ("tls.protocol.tls1_3", ("TLS 1.3",), True),
+)
+"""(check id, versions, whether one of them must be accepted)."""
 
 
 # ---------------------------------------------------------------- cipher suites
@@ -104,33 +118,21 @@ def _suites(facts: TlsFacts) -> Iterator[tuple[ProtocolVersion, AcceptedSuite]]:
             yield version, suite
 
 
-def _cipher_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
-    classes = profile.rules["tls.cipher"].classes or {}
+def _cipher(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    classes = rule.params(Classes).classes
     expected = "class " + " or ".join(c for c, o in classes.items() if o.level is None)
-    for version, observed in _protocols(facts):
+    for version, observed in _protocols(view.facts):
         if observed.error is not None:
-            yield judge(
-                profile,
-                "tls.cipher",
-                observed.error,
-                subject=f"{version} cipher suites",
-                expected=expected,
-            )
-    for version, suite in _suites(facts):
+            yield Outcome(f"{version} cipher suites", expected, observed.error)
+    for version, suite in _suites(view.facts):
         parsed = parse_suite(suite.name)
         primitives = parsed.primitives
         if parsed.tls13 and suite.ephemeral_key is not None:
             primitives = (suite.ephemeral_key.kind, *primitives)
-        described = ", ".join(profile.egov.describe(p) for p in primitives)
-        outcome = classes[parsed.suite_class]
-        yield judge(
-            profile,
-            "tls.cipher",
-            (outcome.level, f"{parsed.suite_class}: {described}"),
-            subject=f"{version} {suite.name}",
-            expected=expected,
-            outcome=outcome,
-        )
+        described = ", ".join(view.egov.describe(p) for p in primitives)
+        case = classes[parsed.suite_class]
+        observed_text = f"{parsed.suite_class}: {described}"
+        yield Outcome(f"{version} {suite.name}", expected, (case.level, observed_text), case)
 
 
 # ---------------------------------------------------------------- key exchange
@@ -161,10 +163,10 @@ def _dh_observed(size: int, users: Sequence[str]) -> str:
     return f"{size} bit, used by {len(users)} accepted suite(s) or group(s): {', '.join(users)}"
 
 
-def _dh_size_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
-    thresholds = profile.rules["tls.kex.dh_size"].thresholds or []
+def _dh_size(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    thresholds = rule.params(Thresholds).thresholds
     expected = describe_thresholds(thresholds)
-    for size, suites in _dh_sizes(facts).items():
+    for size, suites in _dh_sizes(view.facts).items():
         result: Judgement | ProbeError = (
             (threshold_level(thresholds, size), _dh_observed(size, suites))
             if size is not None
@@ -173,21 +175,19 @@ def _dh_size_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
                 detail=f"DH group size not reported for {', '.join(suites)}",
             )
         )
-        yield judge(
-            profile, "tls.kex.dh_size", result, subject=_dh_subject(size), expected=expected
-        )
+        yield Outcome(_dh_subject(size), expected, result)
 
 
-def _strength_horizon_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
-    rule = profile.rules["tls.kex.strength_horizon"]
-    low, high = rule.min_bits or 0, rule.max_bits or 0
-    expected = f"at least {high + 1} bit (128-bit strength) for new processing after {rule.horizon}"
-    for size, suites in _dh_sizes(facts).items():
+def _strength_horizon(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    band = rule.params(SizeBand)
+    low, high = band.min_bits, band.max_bits
+    expected = f"at least {high + 1} bit (128-bit strength) for new processing after {band.horizon}"
+    for size, suites in _dh_sizes(view.facts).items():
         if size is None:
             continue
         weak = low <= size <= high
         observed = _dh_observed(size, suites) + (
-            f"; 112-bit strength: usable for new processing only until {rule.horizon}"
+            f"; 112-bit strength: usable for new processing only until {band.horizon}"
             if weak
             else ""
         )
@@ -196,46 +196,32 @@ def _strength_horizon_findings(facts: TlsFacts, profile: Profile) -> Iterator[Fi
             if size < low
             else (rule.level if weak else None, observed)
         )
-        yield judge(
-            profile,
-            "tls.kex.strength_horizon",
-            result,
-            subject=_dh_subject(size),
-            expected=expected,
-        )
+        yield Outcome(_dh_subject(size), expected, result)
 
 
-def _group_findings(facts: TlsFacts, profile: Profile) -> Iterator[Finding]:
-    rule = profile.rules["tls.kex.group"]
-    allowed = {parse_group(name).name.lower() for name in rule.allowed or []}
-    expected = f"one of {', '.join(rule.allowed or [])}"
-    if facts.groups.error is not None:
-        yield judge(
-            profile, "tls.kex.group", facts.groups.error, subject="groups", expected=expected
-        )
-    for name in dict.fromkeys(facts.groups.value or []):
+def _group(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    params = rule.params(GroupRule)
+    allowed = {parse_group(name).name.lower() for name in params.allowed}
+    expected = f"one of {', '.join(params.allowed)}"
+    groups = view.facts.groups
+    if groups.error is not None:
+        yield Outcome("groups", expected, groups.error)
+    for name in dict.fromkeys(groups.value or []):
         group = parse_group(name)
         if group.name.lower() in allowed:
             level = None
-        elif group.kind == "ECDH" and group.bits is not None and group.bits < (rule.min_bits or 0):
+        elif group.kind == "ECDH" and group.bits is not None and group.bits < params.min_bits:
             level = rule.level
         else:
-            level = rule.other_level
-        described = ", ".join(profile.egov.describe(p) for p in group.primitives)
+            level = params.other_level
+        described = ", ".join(view.egov.describe(p) for p in group.primitives)
         size = f"{group.bits} bit" if group.bits else group.kind
-        yield judge(
-            profile,
-            "tls.kex.group",
-            (level, f"{name} ({size}; {described})"),
-            subject=f"group {name}",
-            expected=expected,
-        )
+        yield Outcome(f"group {name}", expected, (level, f"{name} ({size}; {described})"))
 
 
-def _pqc_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
+def _pqc(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
     """``tls.kex.pqc``: a post-quantum (ML-KEM) TLS 1.3 group accepted, from the group probe."""
-    check_id, subject = "tls.kex.pqc", "post-quantum key exchange"
-    rule = profile.rules[check_id]
+    facts, subject = view.facts, "post-quantum key exchange"
     expected = "a TLS 1.3 ML-KEM group (e.g. X25519MLKEM768) accepted"
     tls13 = accepted(facts, "TLS 1.3")
     result: Judgement | ProbeError | NotApplicable
@@ -261,14 +247,13 @@ def _pqc_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
                     " NCO interim report 2025-11)"
                 ),
             )
-    return [judge(profile, check_id, result, subject=subject, expected=expected)]
+    yield Outcome(subject, expected, result)
 
 
-def _caa_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
+def _caa(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
     """``cert.caa``: the CAA RRset of the scanned name, judged as ``tlsaudit domain`` does."""
-    name = facts.endpoint.sni or facts.endpoint.host
-    result = caa_judgement(facts.caa, profile.rules["cert.caa"])
-    return [judge(profile, "cert.caa", result, subject=f"{name} CAA", expected=CAA_EXPECTED)]
+    name = view.facts.endpoint.sni or view.facts.endpoint.host
+    yield Outcome(f"{name} CAA", CAA_EXPECTED, caa_judgement(view.facts.caa, rule))
 
 
 # ---------------------------------------------------------------- vulnerabilities, other settings
@@ -294,9 +279,10 @@ class Flag:
     judged: Callable[[TlsFacts], bool] = lambda facts: True
     """Whether the service has the property at all (HSTS: HTTPS only); else no finding."""
 
-    def __call__(self, facts: TlsFacts, profile: Profile) -> list[Finding]:
+    def __call__(self, view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+        facts = view.facts
         if not self.judged(facts):
-            return []
+            return
         state = self.read(facts)
         why_not = self.outside(facts)
         result: Judgement | ProbeError | NotApplicable
@@ -306,9 +292,9 @@ class Flag:
         elif isinstance(state, ProbeError):
             result = state
         else:
-            level = profile.rules[self.check_id].level if state == self.bad else None
+            level = rule.level if state == self.bad else None
             result = level, self.says[state]
-        return [judge(profile, self.check_id, result, subject=self.subject, expected=self.expected)]
+        yield Outcome(self.subject, self.expected, result)
 
 
 def _fewer_than_two_below_tls13(facts: TlsFacts) -> str | None:
@@ -332,8 +318,8 @@ def _without(version: ProtocolVersion, why: str) -> Callable[[TlsFacts], str | N
     return lambda facts: why if accepted(facts, version) is False else None
 
 
-def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
-    expected = "no RSA padding oracle"
+def _robot(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    facts, expected = view.facts, "no RSA padding oracle"
     value = facts.robot.value
     result: Judgement | ProbeError
     if facts.robot.error is not None:
@@ -342,8 +328,8 @@ def _robot_findings(facts: TlsFacts, profile: Profile) -> list[Finding]:
         result = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="inconsistent ROBOT results")
     else:
         vulnerable = value in (Robot.WEAK_ORACLE, Robot.STRONG_ORACLE)
-        result = (profile.rules["vuln.robot"].level if vulnerable else None, str(value))
-    return [judge(profile, "vuln.robot", result, subject="ROBOT", expected=expected)]
+        result = (rule.level if vulnerable else None, str(value))
+    yield Outcome("ROBOT", expected, result)
 
 
 VULNERABILITY_FLAGS = (
@@ -430,29 +416,24 @@ SETTING_FLAGS = (
     ),
 )
 
-PROTOCOL_RULES: tuple[tuple[str, tuple[ProtocolVersion, ...], bool], ...] = (
-    ("tls.protocol.ssl2", ("SSL 2.0",), False),
-    ("tls.protocol.ssl3", ("SSL 3.0",), False),
-    ("tls.protocol.tls1_0", ("TLS 1.0",), False),
-    ("tls.protocol.tls1_1", ("TLS 1.1",), False),
-    ("tls.protocol.modern", ("TLS 1.2", "TLS 1.3"), True),
-    ("tls.protocol.tls1_3", ("TLS 1.3",), True),
-)
-"""(check id, versions, whether one of them must be accepted)."""
-
-CHECKS: tuple[tuple[str, Check], ...] = (
-    *((c, _protocol_check(c, versions, wanted)) for c, versions, wanted in PROTOCOL_RULES),
-    ("tls.cipher", _cipher_findings),
-    ("tls.kex.dh_size", _dh_size_findings),
-    ("tls.kex.group", _group_findings),
-    ("tls.kex.strength_horizon", _strength_horizon_findings),
-    ("tls.kex.pqc", _pqc_findings),
+ENDPOINT_CHECKS: tuple[tuple[str, Callable[[TlsView, Rule, datetime], Iterable[Outcome]]], ...] = (
+    *((c, _protocol_check(versions, wanted)) for c, versions, wanted in PROTOCOL_RULES),
+    ("tls.cipher", _cipher),
+    ("tls.kex.dh_size", _dh_size),
+    ("tls.kex.group", _group),
+    ("tls.kex.strength_horizon", _strength_horizon),
+    ("tls.kex.pqc", _pqc),
     *((flag.check_id, flag) for flag in VULNERABILITY_FLAGS),
-    ("vuln.robot", _robot_findings),
+    ("vuln.robot", _robot),
     *((flag.check_id, flag) for flag in SETTING_FLAGS),
-    ("cert.caa", _caa_findings),
+    ("cert.caa", _caa),
 )
-"""Endpoint checks in report order, keyed by check id (certificates follow them)."""
+"""Endpoint checks in report order (the certificate checks of :mod:`.certs` follow)."""
+
+TlsJudge = Callable[[TlsView, Rule, datetime], Iterable[Outcome]]
+_CERTIFICATE_CHECKS: tuple[tuple[str, TlsJudge], ...] = tuple((c.check_id, c) for c in certs.CHECKS)
+for _check_id, _judge in (*ENDPOINT_CHECKS, *_CERTIFICATE_CHECKS):
+    check(_check_id, TlsView)(_judge)
 
 
 # ---------------------------------------------------------------- across the addresses of one name
@@ -497,39 +478,35 @@ ASPECTS: tuple[tuple[str, Callable[[TlsFacts], frozenset[str] | ProbeError]], ..
 )
 
 
-def evaluate_consistency(facts_list: Sequence[TlsFacts], profile: Profile) -> list[Finding]:
-    """``ipv6.consistency``: one finding per aspect compared across the reachable addresses
-    of one name (protocols, suites, groups, leaf certificates); a difference names the
-    addresses and what only some of them have."""
-    check_id = "ipv6.consistency"
+def evaluate_consistency(
+    facts_list: Sequence[TlsFacts], profile: Profile, now: datetime
+) -> list[Finding]:
+    """``ipv6.consistency`` across the reachable addresses of one name (two or more)."""
     reachable = [f for f in facts_list if f.connectivity is None]
-    if profile.rule(check_id) is None or len(reachable) < 2:
+    if len(reachable) < 2:
         return []
-    name = f"{reachable[0].endpoint.host}:{reachable[0].endpoint.port}"
-    findings = []
+    return evaluate(Addresses(reachable), Addresses, profile, now)
+
+
+@check("ipv6.consistency", Addresses)
+def _consistency(addresses: Addresses, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    """One outcome per aspect (protocols, suites, groups, leaf certificates); a difference
+    names the addresses and what only some of them have."""
+    first = addresses.endpoints[0].endpoint
+    name = f"{first.host}:{first.port}"
     for aspect, read in ASPECTS:
         subject, expected = f"{name} {aspect}", f"the same {aspect} on every address"
-        values = {_address(f): read(f) for f in reachable}
+        values = {_address(f): read(f) for f in addresses.endpoints}
         failed = [a for a, v in values.items() if isinstance(v, ProbeError)]
         if failed:
-            findings.append(
-                unknown(
-                    profile,
-                    check_id,
-                    subject=subject,
-                    expected=expected,
-                    reason=f"{aspect} not determined on {', '.join(failed)}",
-                )
+            yield Outcome(
+                subject, expected, Unknown(f"{aspect} not determined on {', '.join(failed)}")
             )
             continue
         differs, observed = _compare(
             {a: v for a, v in values.items() if not isinstance(v, ProbeError)}
         )
-        level = profile.rules[check_id].level if differs else None
-        findings.append(
-            judge(profile, check_id, (level, observed), subject=subject, expected=expected)
-        )
-    return findings
+        yield Outcome(subject, expected, (rule.level if differs else None, observed))
 
 
 def _compare(sets: dict[str, frozenset[str]]) -> tuple[bool, str]:
