@@ -80,6 +80,7 @@ class Rule(Model):
     allowed: list[str] | None = None
     min_bits: int | None = None
     other_level: Level | None = None
+    absent_level: Level | None = None
     max_bits: int | None = None
     horizon: date | None = None
     warn_days: int | None = None
@@ -117,6 +118,17 @@ class OtherLevel(Params):
     other_level: Level
 
 
+class AbsentLevel(Params):
+    """The level of a record, answer or probe result that is absent (e.g. no MX record)."""
+
+    absent_level: Level
+
+
+class OtherAbsentLevels(Params):
+    other_level: Level
+    absent_level: Level
+
+
 class Allowed(Params):
     allowed: list[str]
 
@@ -152,6 +164,21 @@ class KeySizeRule(Params):
 
 class ExpiryRule(Params):
     warn_days: int
+    other_level: Level
+
+
+class AlgorithmRule(Params):
+    """DNSSEC algorithms and digests: allowed pass, classes decide, others get other_level."""
+
+    allowed: list[str]
+    classes: dict[str, Outcome]
+    other_level: Level
+    thresholds: list[Threshold]
+
+
+class SignatureRule(Params):
+    warn_days: int
+    limit: int
     other_level: Level
 
 

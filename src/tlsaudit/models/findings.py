@@ -33,6 +33,11 @@ class Level(StrEnum):
         """The status a violated rule of this level yields."""
         return _VIOLATION[self]
 
+    @property
+    def strictness(self) -> int:
+        """0 informational, 1 recommended, 2 mandatory: for picking the stricter of two."""
+        return list(Level)[::-1].index(self)
+
 
 _VIOLATION = {
     Level.MANDATORY: Status.FAIL,
