@@ -85,6 +85,9 @@ class Rule(Model):
     horizon: date | None = None
     warn_days: int | None = None
     limit: int | None = None
+    ciphers: list[str] | None = None
+    key_exchanges: list[str] | None = None
+    authentications: list[str] | None = None
 
     def params(self, shape: type[P]) -> P:
         """The rule's parameters as a typed ``shape`` (see :class:`Params`)."""
@@ -139,6 +142,15 @@ class Thresholds(Params):
 
 class Classes(Params):
     classes: dict[str, Outcome]
+
+
+class CipherRule(Params):
+    """The suite classes' outcomes, and the components a suite may use at all."""
+
+    classes: dict[str, Outcome]
+    ciphers: list[str]
+    key_exchanges: list[str]
+    authentications: list[str]
 
 
 class SizeBand(Params):
@@ -385,13 +397,6 @@ def _check_rule(path: Path, check_id: str, rule: Any, checks: dict[str, Check]) 
         parsed = Rule.model_validate(rule)
     except ValidationError as exc:
         raise ProfileError(f"{where}.{_first_error(exc)}") from exc
-    for name in PARAMETERS:
-        wanted = name in check.params
-        present = getattr(parsed, name) is not None
-        if wanted and not present:
-            raise ProfileError(f"{where}.{name}: required for this check")
-        if present and not wanted:
-            raise ProfileError(f"{where}.{name}: not a parameter of this check")
     if parsed.classes is not None and check.class_keys is not None:
         unknown = set(parsed.classes) - set(check.class_keys)
         missing = set(check.class_keys) - set(parsed.classes)
@@ -399,6 +404,13 @@ def _check_rule(path: Path, check_id: str, rule: Any, checks: dict[str, Check]) 
             raise ProfileError(f"{where}.classes: unknown class {sorted(unknown)[0]!r}")
         if missing:
             raise ProfileError(f"{where}.classes: no outcome for class {sorted(missing)[0]!r}")
+    for name in PARAMETERS:
+        wanted = name in check.params
+        present = getattr(parsed, name) is not None
+        if wanted and not present:
+            raise ProfileError(f"{where}.{name}: required for this check")
+        if present and not wanted:
+            raise ProfileError(f"{where}.{name}: not a parameter of this check")
     if parsed.reading == "strict" and not parsed.note:
         raise ProfileError(f'{where}.note: a reading = "strict" rule needs a note')
 

@@ -13,8 +13,9 @@ from sslyze.plugins.openssl_cipher_suites.cipher_suites import (
 )
 
 from tlsaudit.errors import ProfileError
+from tlsaudit.evaluate.tls import classes_of
 from tlsaudit.models.findings import Level
-from tlsaudit.profiles import builtin_dir, builtin_ids, load_egov_list, load_profile
+from tlsaudit.profiles import CipherRule, builtin_dir, builtin_ids, load_egov_list, load_profile
 from tlsaudit.records.suites import SUITE_CLASSES, parse_suite
 
 HIGH, REC, EXC = "cryptrec-high", "cryptrec-recommended", "cryptrec-exception"
@@ -157,9 +158,10 @@ def test_egov_list() -> None:
 def test_allowed_suites_use_listed_primitives_only() -> None:
     """A suite that passes or warns in some profile uses primitives of LS-0001 lists only."""
     egov = load_egov_list()
+    policy = load_profile(HIGH).rules["tls.cipher"].params(CipherRule)
     for name in SSLYZE_KEY_SIZES:
         suite = parse_suite(name)
-        if suite.suite_class != "forbidden":
+        if classes_of(suite, policy) != "forbidden":
             assert all(egov.classify(p).list != "unlisted" for p in suite.primitives), name
 
 

@@ -33,14 +33,14 @@ from tlsaudit.models.facts import (
 )
 from tlsaudit.models.findings import Finding
 from tlsaudit.profiles import (
-    Classes,
+    CipherRule,
     GroupRule,
     Profile,
     Rule,
     SizeBand,
     Thresholds,
 )
-from tlsaudit.records.suites import parse_group, parse_suite
+from tlsaudit.records.suites import Suite, SuiteClass, parse_group, parse_suite
 
 T = TypeVar("T")
 NOT_SCANNED = ProbeError(reason=ErrorReason.NOT_SCANNED, detail="not scanned")
@@ -119,7 +119,8 @@ def _suites(facts: TlsFacts) -> Iterator[tuple[ProtocolVersion, AcceptedSuite]]:
 
 
 def _cipher(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
-    classes = rule.params(Classes).classes
+    policy = rule.params(CipherRule)
+    classes = policy.classes
     expected = "class " + " or ".join(c for c, o in classes.items() if o.level is None)
     for version, observed in _protocols(view.facts):
         if observed.error is not None:
@@ -130,9 +131,15 @@ def _cipher(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
         if parsed.tls13 and suite.ephemeral_key is not None:
             primitives = (suite.ephemeral_key.kind, *primitives)
         described = ", ".join(view.egov.describe(p) for p in primitives)
-        case = classes[parsed.suite_class]
-        observed_text = f"{parsed.suite_class}: {described}"
+        suite_class = classes_of(parsed, policy)
+        case = classes[suite_class]
+        observed_text = f"{suite_class}: {described}"
         yield Outcome(f"{version} {suite.name}", expected, (case.level, observed_text), case)
+
+
+def classes_of(suite: Suite, policy: CipherRule) -> SuiteClass:
+    """The suite's class under the components the ``tls.cipher`` rule allows."""
+    return suite.suite_class(policy.ciphers, policy.key_exchanges, policy.authentications)
 
 
 # ---------------------------------------------------------------- key exchange

@@ -287,6 +287,19 @@ class Issue:
     detail: str
 
 
+@dataclass(frozen=True)
+class MxTerm:
+    """An ``mx`` term resolved on the walk, and how many MX records its name has."""
+
+    domain: str
+    term: str
+    records: int
+
+    @property
+    def detail(self) -> str:
+        return f"{self.domain}: '{self.term}' returns {self.records} MX records"
+
+
 @dataclass
 class Walk:
     """Result of a worst-case walk from one domain for one client family."""
@@ -295,6 +308,8 @@ class Walk:
     lookups: int = 0
     voids: int = 0
     issues: list[Issue] = field(default_factory=list)
+    mx_terms: list[MxTerm] = field(default_factory=list)
+    """Every ``mx`` term resolved (a profile may set its own MX limit)."""
     records: dict[str, SpfRecord] = field(default_factory=dict)
     """Records read, keyed by normalised domain (the top domain included)."""
     errors: list[ProbeError] = field(default_factory=list)
@@ -383,9 +398,11 @@ def _term(term: Term, domain: str, lookup: Lookup, walk: Walk, here: tuple[str, 
         walk.errors.append(answer.error)
         return
     walk.voids += answer.absent
-    if term.name == "mx" and len(answer.records) > MAX_MX:
-        detail = f"{domain}: '{term.text}' returns {len(answer.records)} MX records"
-        walk.issues.append(Issue(Problem.MX_LIMIT, domain, detail))
+    if term.name == "mx":
+        mx = MxTerm(domain, term.text, len(answer.records))
+        walk.mx_terms.append(mx)
+        if mx.records > MAX_MX:
+            walk.issues.append(Issue(Problem.MX_LIMIT, domain, mx.detail))
 
 
 def _query(lookup: Lookup, walk: Walk, name: str, rdtype: str) -> DnsAnswer | None:

@@ -1,15 +1,16 @@
 """Cipher suites and key-exchange groups: decomposition, GL-3001 class, e-Gov list names.
 
 An IANA suite name fixes the key exchange, authentication, bulk cipher and key size, mode
-and MAC/PRF hash; :func:`parse_suite` splits it and :attr:`Suite.suite_class` puts it in
-one class of cryptrec.md part 1 §1.2. :attr:`Suite.primitives` names the components as
-LS-0001 does. RSA authentication is not named there: the suite does not fix the signature
+and MAC/PRF hash; :func:`parse_suite` splits it and :meth:`Suite.suite_class` puts it in
+one class of cryptrec.md part 1 §1.2, given the components the ``tls.cipher`` rule allows.
+:attr:`Suite.primitives` names the components as LS-0001 does. RSA authentication is not named there: the suite does not fix the signature
 scheme (PKCS#1 v1.5 or PSS), and the certificate checks judge the key and its signature.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -57,9 +58,6 @@ _KEX_NAMES = {"ECDHE": "ECDH", "ECDH": "ECDH", "DHE": "DH", "DH": "DH", "RSA": "
 _AUTH_NAMES = {"ECDSA": "ECDSA", "DSS": "DSA"}
 _MODE_NAMES = {"GCM": "GCM", "CCM": "CCM", "CCM_8": "CCM", "CBC": "CBC"}
 
-_PFS_KEX = frozenset({"ECDHE", "DHE"})
-_ALLOWED_AUTH = frozenset({"RSA", "ECDSA"})
-_ALLOWED_CIPHERS = frozenset({"AES", "Camellia", "ChaCha20-Poly1305", "3-key Triple DES"})
 _AEAD_MODES = frozenset({"GCM", "CCM", "CCM_8"})
 TLS13_KEX = "(EC)DHE"
 
@@ -91,14 +89,15 @@ class Suite:
         """HMAC for suites with a separate record MAC, else None."""
         return None if self.aead or self.hash is None else "HMAC"
 
-    @property
-    def suite_class(self) -> SuiteClass:
-        """The class of cryptrec.md §1.2; a forbidden component outranks 3DES."""
-        if self.export or self.hash == "MD5" or self.cipher not in _ALLOWED_CIPHERS:
+    def suite_class(
+        self, ciphers: Collection[str], key_exchanges: Collection[str], auths: Collection[str]
+    ) -> SuiteClass:
+        """The class of cryptrec.md §1.2, given the components a policy allows at all (LS-0001
+        cipher names, key exchanges, authentications): anything else, an export suite or an
+        MD5 MAC is ``forbidden``, which outranks 3DES."""
+        if self.export or self.hash == "MD5" or self.cipher not in ciphers:
             return "forbidden"
-        if not self.tls13 and (
-            self.kex not in _PFS_KEX | {"RSA"} or self.auth not in _ALLOWED_AUTH
-        ):
+        if not self.tls13 and (self.kex not in key_exchanges or self.auth not in auths):
             return "forbidden"
         if self.cipher == "3-key Triple DES":
             return "3des"
