@@ -3,8 +3,9 @@
 An IANA suite name fixes the key exchange, authentication, bulk cipher and key size, mode
 and MAC/PRF hash; :func:`parse_suite` splits it and :meth:`Suite.suite_class` puts it in
 one class of cryptrec.md part 1 §1.2, given the components the ``tls.cipher`` rule allows.
-:attr:`Suite.primitives` names the components as LS-0001 does. RSA authentication is not named there: the suite does not fix the signature
-scheme (PKCS#1 v1.5 or PSS), and the certificate checks judge the key and its signature.
+:attr:`Suite.primitives` names the components as LS-0001 does. RSA authentication is not
+named there: the suite does not fix the signature scheme (PKCS#1 v1.5 or PSS), and the
+certificate checks judge the key and its signature.
 """
 
 from __future__ import annotations
