@@ -12,8 +12,8 @@ import pytest
 
 from tlsaudit.models.facts import ErrorReason, TlsFacts
 from tlsaudit.models.findings import Finding, Status, Verdict
+from tlsaudit.orchestrate import judge_target
 from tlsaudit.profiles import load_profile
-from tlsaudit.runner import judge_target
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 HIGH, REC, EXC = "cryptrec-high", "cryptrec-recommended", "cryptrec-exception"

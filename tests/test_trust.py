@@ -21,8 +21,8 @@ from tlsaudit.cli import app
 from tlsaudit.inventory import Target, resolve
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.models.findings import Finding, Status
+from tlsaudit.orchestrate import judge_target
 from tlsaudit.profiles import load_profile
-from tlsaudit.runner import judge_target
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import scan_endpoints
 

@@ -6,13 +6,12 @@ Public API::
     report = audit(["www.example.go.jp"], load_profile("cryptrec-high"))
 """
 
-__version__ = "0.1.0"
-
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.models.findings import Finding, Status, Verdict
 from tlsaudit.models.report import Report, TargetReport
+from tlsaudit.orchestrate import audit, audit_domains, judge_domain, judge_target
 from tlsaudit.profiles import Profile, load_profile
-from tlsaudit.runner import audit, judge_target
+from tlsaudit.version import __version__
 
 __all__ = [
     "Finding",
@@ -24,6 +23,8 @@ __all__ = [
     "Verdict",
     "__version__",
     "audit",
+    "audit_domains",
+    "judge_domain",
     "judge_target",
     "load_profile",
 ]

@@ -15,10 +15,12 @@ from tlsaudit.errors import TlsauditError
 from tlsaudit.inventory import parse_resolver, parse_target
 from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
+from tlsaudit.orchestrate import audit, audit_domains, exit_code
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
 from tlsaudit.render.json import render_json, render_schema
 from tlsaudit.render.terminal import render_terminal
-from tlsaudit.runner import audit, exit_code
+from tlsaudit.scan.dns import DnsOptions
+from tlsaudit.scan.mail import MailOptions
 from tlsaudit.scan.options import ScanOptions
 
 EXIT_CODES = """Exit codes: 0 every target compliant; 1 some target not compliant;
@@ -221,10 +223,6 @@ def domain(
     timeout: TimeoutOption = 5.0,
 ) -> None:  # fmt: skip
     """Audit mail domains: SPF, DKIM, DMARC, MX STARTTLS, MTA-STS, DANE, relay, and DNS."""
-    from tlsaudit.domain import audit_domains
-    from tlsaudit.scan.dns import DnsOptions
-    from tlsaudit.scan.mail import MailOptions
-
     try:
         loaded = load_profile(profile)
         address = parse_resolver(resolver) if resolver else None

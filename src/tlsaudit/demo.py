@@ -27,7 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlsaudit.inventory import Target
 from tlsaudit.models.report import Report
-from tlsaudit.runner import audit
+from tlsaudit.orchestrate import audit
 from tlsaudit.scan.options import ScanOptions
 
 HTTP_RESPONSE = (

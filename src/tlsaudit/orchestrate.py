@@ -1,22 +1,36 @@
-"""Per target: resolve, scan, evaluate, report. A failure of one target never sinks the batch."""
+"""The one orchestration of every audit: targets in, scanning, pure evaluation, a report.
+
+``tlsaudit scan`` (:func:`audit`: per target, resolve, scan with sslyze and tlsaudit's own
+probes, evaluate), ``tlsaudit domain`` (:func:`audit_domains`: per mail domain, the mail
+and DNS scans side by side, then their evaluation) and the asset runs all come through
+here. A failure of one target or domain becomes an error entry; the rest go on. The
+``judge_*`` functions re-judge stored facts without the network.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from tlsaudit import __version__
 from tlsaudit.errors import InputError
 from tlsaudit.evaluate import evaluate_consistency, evaluate_tls
-from tlsaudit.inventory import Target, parse_target, resolve
+from tlsaudit.evaluate.dns import evaluate_dns
+from tlsaudit.evaluate.mail import evaluate_mail
+from tlsaudit.inventory import Target, is_hostname, parse_target, resolve
+from tlsaudit.models.dns import DnsFacts
 from tlsaudit.models.facts import Endpoint, TlsFacts
 from tlsaudit.models.findings import Verdict, verdict_of
-from tlsaudit.models.report import EndpointReport, Report, TargetReport
+from tlsaudit.models.mail import MailFacts
+from tlsaudit.models.report import DomainReport, EndpointReport, Report, TargetReport
 from tlsaudit.profiles import Profile, load_profile
+from tlsaudit.scan.dns import DnsOptions, scan_dns
+from tlsaudit.scan.mail import MailOptions, scan_mail
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import scan_endpoints
+from tlsaudit.version import TOOL
 
-TOOL = f"tlsaudit {__version__}"
+# ---------------------------------------------------------------- TLS endpoints (scan)
 
 
 def audit(
@@ -83,3 +97,55 @@ def exit_code(report: Report) -> int:
     if verdicts & {Verdict.ERROR, Verdict.UNKNOWN}:
         return 3
     return 0
+
+
+# ---------------------------------------------------------------- mail domains (domain)
+
+
+def audit_domains(
+    domains: Sequence[str],
+    profile: Profile | str = "cryptrec-high",
+    *,
+    mail_options: MailOptions | None = None,
+    dns_options: DnsOptions | None = None,
+    now: datetime | None = None,
+) -> Report:
+    profile = load_profile(profile) if isinstance(profile, str) else profile
+    mail_options = mail_options or MailOptions()
+    dns_options = dns_options or DnsOptions()
+    started = datetime.now(UTC)
+    reports = [audit_domain(domain, profile, mail_options, dns_options, now) for domain in domains]
+    return Report.assemble(TOOL, profile.ref, started, domains=reports)
+
+
+def audit_domain(
+    domain: str,
+    profile: Profile,
+    mail_options: MailOptions,
+    dns_options: DnsOptions,
+    now: datetime | None = None,
+) -> DomainReport:
+    try:
+        name = normalise_domain(domain)
+    except InputError as exc:
+        return DomainReport.failed(domain, str(exc))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        mail = pool.submit(scan_mail, name, mail_options)
+        dns = pool.submit(scan_dns, name, dns_options)
+        mail_facts, dns_facts = mail.result(), dns.result()
+    return judge_domain(domain, mail_facts, dns_facts, profile, now or datetime.now(UTC))
+
+
+def judge_domain(
+    domain: str, mail: MailFacts, dns: DnsFacts, profile: Profile, now: datetime
+) -> DomainReport:
+    """Judge stored or fresh facts of one domain (pure: no network)."""
+    findings = evaluate_mail(mail, profile, now) + evaluate_dns(dns, profile, now)
+    return DomainReport.build(domain, mail, dns, findings)
+
+
+def normalise_domain(domain: str) -> str:
+    name = domain.strip().rstrip(".").lower()
+    if "://" in name or "/" in name or ":" in name or not is_hostname(name) or "." not in name:
+        raise InputError(f"{domain!r}: not a domain name")
+    return name
