@@ -24,9 +24,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sslyze.plugins.scan_commands import ScanCommand
-from sslyze.scanner.models import ServerScanRequest
-from sslyze.scanner.scanner import Scanner
+from sslyze import ScanCommand, Scanner, ServerScanRequest
 from sslyze.server_setting import ServerNetworkLocation
 
 from scan_targets import (

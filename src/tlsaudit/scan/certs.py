@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.ocsp import OCSPResponse, OCSPResponseStatus
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
-from sslyze.plugins.certificate_info._cert_chain_analyzer import (
+from sslyze import (
     CertificateDeploymentAnalysisResult,
+    CertificateInfoScanResult,
+    PathValidationResult,
 )
-from sslyze.plugins.certificate_info.implementation import CertificateInfoScanResult
-from sslyze.plugins.certificate_info.trust_stores.trust_store import PathValidationResult
 
 from tlsaudit.models.facts import (
     CertificateDeployment,

@@ -26,8 +26,28 @@ from nassl.ephemeral_key_info import (
     EphemeralKeyInfo,
 )
 from nassl.ssl_client import ClientCertificateRequested
-from sslyze.__version__ import __version__ as sslyze_version
-from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
+from sslyze import (
+    AllScanCommandsAttempts,
+    CertificateInfoExtraArgument,
+    CipherSuitesScanResult,
+    HttpHeadersScanResult,
+    ProtocolWithOpportunisticTlsEnum,
+    RobotScanResultEnum,
+    ScanCommand,
+    ScanCommandAttempt,
+    ScanCommandAttemptStatusEnum,
+    ScanCommandErrorReasonEnum,
+    ScanCommandsExtraArguments,
+    Scanner,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanResult,
+    SessionResumptionSupportScanResult,
+    SupportedEllipticCurvesScanResult,
+    TlsResumptionSupportEnum,
+)
+from sslyze import __version__ as sslyze_version
 from sslyze.errors import (
     ConnectionToServerFailed,
     ConnectionToServerTimedOut,
@@ -36,27 +56,6 @@ from sslyze.errors import (
     TlsHandshakeFailed,
     TlsHandshakeTimedOut,
 )
-from sslyze.plugins.certificate_info.implementation import CertificateInfoExtraArgument
-from sslyze.plugins.elliptic_curves_plugin import SupportedEllipticCurvesScanResult
-from sslyze.plugins.http_headers_plugin import HttpHeadersScanResult
-from sslyze.plugins.openssl_cipher_suites.implementation import CipherSuitesScanResult
-from sslyze.plugins.robot._robot_tester import RobotScanResultEnum
-from sslyze.plugins.scan_commands import ScanCommand
-from sslyze.plugins.session_resumption._resumption_with_id import TlsResumptionSupportEnum
-from sslyze.plugins.session_resumption.implementation import SessionResumptionSupportScanResult
-from sslyze.scanner.models import (
-    AllScanCommandsAttempts,
-    ScanCommandsExtraArguments,
-    ServerScanRequest,
-    ServerScanResult,
-)
-from sslyze.scanner.scan_command_attempt import (
-    ScanCommandAttempt,
-    ScanCommandAttemptStatusEnum,
-    ScanCommandErrorReasonEnum,
-)
-from sslyze.scanner.scanner import Scanner
-from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from tlsaudit.errors import InputError
 from tlsaudit.inventory import is_ip, is_special_use
