@@ -237,7 +237,7 @@ def domain(
         starttls_injection_test=starttls_injection_test,
     )
     dns_options = DnsOptions(
-        ca_file=ca_file, timeout=timeout, resolver=address, trust_anchor=trust_anchor
+        scan=ScanOptions(timeout=timeout, resolver=address), trust_anchor=trust_anchor
     )
     try:
         with scanning_status(len(domains)):

@@ -51,6 +51,7 @@ from servers.daemon import Daemon
 from servers.knot import KnotServer, Zone
 from servers.unbound import UnboundServer
 from tlsaudit.scan.dns import DnsOptions
+from tlsaudit.scan.options import ScanOptions
 
 ZONES_DIR = Path(__file__).resolve().parent / "zones"
 MAIL_ZONES_DIR = ZONES_DIR / "mail"
@@ -92,8 +93,7 @@ class DnsEnv:
     def options(self, timeout: float = 1.0) -> DnsOptions:
         """Scan options that use only this environment (short serial re-check)."""
         return DnsOptions(
-            resolver=self.resolver,
-            timeout=timeout,
+            scan=ScanOptions(resolver=self.resolver, timeout=timeout),
             trust_anchor=self.trust_anchor,
             serial_recheck_delay=0.2,
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
 from itertools import islice
@@ -53,8 +53,11 @@ MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
-class DnsOptions(ScanOptions):
-    """Options of a DNS scan (``resolver`` and ``timeout`` as for every scanner)."""
+class DnsOptions:
+    """Options of a DNS scan: the resolver and timeout every scanner shares (``scan``; a DNS
+    scan reads no other of them), and its own."""
+
+    scan: ScanOptions = field(default_factory=ScanOptions)
 
     trust_anchor: Path | None = None
     """DS/DNSKEY records (master-file format) to validate from; None = the root KSKs."""
@@ -72,15 +75,16 @@ def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
     except dns.exception.DNSException as exc:
         raise InputError(f"{domain}: not a domain name ({exc})") from exc
     zone, apex = _find_zone(name, options)
-    child_ns = lookup(zone, "NS", options)
+    child_ns = lookup(zone, "NS", options.scan)
     delegation = _delegation(zone, options)
     nameservers = _nameservers(delegation, child_ns, options)
     servers = _servers(zone, nameservers, options)
-    ask = cache(partial(lookup, options=options, want_dnssec=True, checking_disabled=True))
+    ask = cache(partial(lookup, options=options.scan, want_dnssec=True, checking_disabled=True))
     dnssec = validate_chain(zone, load_trust_anchors(options.trust_anchor), ask)
     if apex.ok:
         dnssec = dnssec.model_copy(update={"resolver_ad": apex.ad})
-    resolver = f"{options.resolver[0]}#{options.resolver[1]}" if options.resolver else "system"
+    address = options.scan.resolver
+    resolver = f"{address[0]}#{address[1]}" if address else "system"
     return DnsFacts(
         domain=name,
         zone=zone,
@@ -92,8 +96,8 @@ def scan_dns(domain: str, options: DnsOptions) -> DnsFacts:
         nameservers=nameservers,
         servers=servers,
         dnssec=dnssec,
-        caa=caa(name, options),
-        hosts=[lookup(host, "A", options) for host in _host_names(name)],
+        caa=caa(name, options.scan),
+        hosts=[lookup(host, "A", options.scan) for host in _host_names(name)],
     )
 
 
@@ -109,7 +113,7 @@ def _find_zone(name: str, options: DnsOptions) -> tuple[str, DnsAnswer]:
     the resolver's SOA answer (with DO) when that apex is ``name`` itself."""
     current = dns.name.from_text(name)
     while True:
-        answer = lookup(current.to_text(), "SOA", options, want_dnssec=True)
+        answer = lookup(current.to_text(), "SOA", options.scan, want_dnssec=True)
         if answer.canonical_name is None or current == dns.name.root:
             return _zone_of(answer), answer
         current = current.parent()
@@ -128,15 +132,15 @@ def _delegation(zone: str, options: DnsOptions) -> Observed[Delegation]:
     name = dns.name.from_text(zone)
     if name == dns.name.root:
         return Observed[Delegation].failed(ErrorReason.NOT_APPLICABLE, "the root has no parent")
-    parent = _zone_of(lookup(name.parent().to_text(), "SOA", options))
-    parent_ns = lookup(parent, "NS", options)
+    parent = _zone_of(lookup(name.parent().to_text(), "SOA", options.scan))
+    parent_ns = lookup(parent, "NS", options.scan)
     if not parent_ns.ok:
         return _failed(parent_ns, f"NS of the parent zone {parent}")
-    addresses = (a for ns in parent_ns.records for a in lookup(ns, "A", options).records)
+    addresses = (a for ns in parent_ns.records for a in lookup(ns, "A", options.scan).records)
     last: DnsAnswer | None = None
     for address in islice(addresses, PARENT_SERVERS_TRIED):
         last = query_server(
-            zone, "NS", address, tcp=False, recursion=False, timeout=options.timeout
+            zone, "NS", address, tcp=False, recursion=False, timeout=options.scan.timeout
         )
         referral = last.status is DnsStatus.REFERRAL
         if referral or (last.ok and last.aa):
@@ -189,8 +193,8 @@ def _nameservers(
             in_parent=ns in parent_keys,
             in_child=ns in child,
             glue=next((v for k, v in glue.items() if name_key(k) == ns), []),
-            ipv4=lookup(ns, "A", options),
-            ipv6=lookup(ns, "AAAA", options),
+            ipv4=lookup(ns, "A", options.scan),
+            ipv6=lookup(ns, "AAAA", options.scan),
         )
         for ns in names
     ]
@@ -214,7 +218,7 @@ def _servers(zone: str, nameservers: list[NameServer], options: DnsOptions) -> l
 
 
 def _soa(zone: str, address: str, options: DnsOptions) -> tuple[DnsAnswer, DnsAnswer]:
-    ask = partial(query_server, zone, "SOA", address, recursion=False, timeout=options.timeout)
+    ask = partial(query_server, zone, "SOA", address, recursion=False, timeout=options.scan.timeout)
     return ask(tcp=False), ask(tcp=True)
 
 
@@ -225,11 +229,11 @@ def _server(
     ns = recursion = axfr = None
     if soa_udp.responded or soa_tcp.responded:
         tcp = not soa_udp.responded
-        ask = partial(query_server, server_ip=address, tcp=tcp, timeout=options.timeout)
+        ask = partial(query_server, server_ip=address, tcp=tcp, timeout=options.scan.timeout)
         ns = ask(zone, "NS", recursion=False)
         recursion = ask(probe, "A", recursion=True)
     if soa_tcp.responded:
-        axfr = axfr_probe(zone, address, timeout=options.timeout)
+        axfr = axfr_probe(zone, address, timeout=options.scan.timeout)
     return ServerFacts(
         address=address,
         ns_names=names,

@@ -20,7 +20,7 @@ direct = partial(query_server, tcp=False, recursion=False, timeout=0.5)
 
 
 def ask(dns_env: DnsEnv, name: str, rdtype: str, **kwargs: bool) -> DnsAnswer:
-    return lookup(name, rdtype, dns_env.options(), **kwargs)
+    return lookup(name, rdtype, dns_env.options().scan, **kwargs)
 
 
 def test_answer_nodata_nxdomain_are_distinct(dns_env: DnsEnv) -> None:
