@@ -67,3 +67,6 @@ def evaluate_mail(facts: MailFacts, profile: Profile, now: datetime) -> list[Fin
         if address.tls is not None:
             view.tls[(host, address.ip, address.port)] = evaluate_tls(address.tls, profile, now)
     return evaluate(view, MailView, profile, now)
+
+
+from tlsaudit.evaluate import mail_auth  # noqa: E402, F401  (registers the authentication checks)

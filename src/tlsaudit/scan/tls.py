@@ -47,7 +47,7 @@ from sslyze import (
     SupportedEllipticCurvesScanResult,
     TlsResumptionSupportEnum,
 )
-from sslyze import __version__ as sslyze_version
+from sslyze.__version__ import __version__ as sslyze_version
 from sslyze.errors import (
     ConnectionToServerFailed,
     ConnectionToServerTimedOut,
