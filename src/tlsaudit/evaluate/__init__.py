@@ -4,6 +4,8 @@ Every check is registered once under its id (:mod:`.check`); importing this pack
 registers them all, in report order per kind of facts.
 """
 
+from tlsaudit.evaluate.dns import evaluate_dns
+from tlsaudit.evaluate.mail import evaluate_mail
 from tlsaudit.evaluate.tls import evaluate_consistency, evaluate_tls
 
-__all__ = ["evaluate_consistency", "evaluate_tls"]
+__all__ = ["evaluate_consistency", "evaluate_dns", "evaluate_mail", "evaluate_tls"]

@@ -1,10 +1,13 @@
-"""Mail transport: MX targets, STARTTLS and its TLS, STARTTLS command injection, MTA-STS,
-TLS-RPT, DANE, open relay and submission AUTH findings (pure).
+"""Mail transport checks: MX targets, STARTTLS and its TLS, STARTTLS command injection,
+MTA-STS, TLS-RPT, DANE, open relay and submission AUTH (pure).
 
-Each MX address's TLS goes through :func:`evaluate_tls`. SMTP between servers is
-opportunistic: certificate trust and name failures are warnings unless the domain
-publishes MTA-STS in enforce mode, and other TLS failures are capped at the level of the
-``mail.starttls.tls`` rule.
+Every check is registered (:mod:`.check`) and reads a :class:`MailView`; results several
+checks share (the MX records, the MTA-STS policy in force, the DANE-secured MX names) are
+computed once per view (:meth:`MailView.memo`). The TLS of each MX address is judged by the
+TLS checks (``view.tls``); :func:`mx_tls_findings` returns those findings as the mail
+report shows them: SMTP between servers is opportunistic, so certificate trust and name
+failures take the ``mail.starttls.tls`` rule's ``other_level`` unless the domain publishes
+MTA-STS in enforce mode, and other failures are capped at that rule's level.
 """
 
 from __future__ import annotations
@@ -12,173 +15,202 @@ from __future__ import annotations
 import base64
 import ipaddress
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from tlsaudit.evaluate.collector import Collector, error_text
-from tlsaudit.evaluate.tls import evaluate_tls
+from tlsaudit.evaluate.base import Judgement, Unknown
+from tlsaudit.evaluate.check import Outcome, check
+from tlsaudit.evaluate.mailview import MailView, mx_records
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import ErrorReason, Observed
 from tlsaudit.models.findings import Finding, Level, Status
-from tlsaudit.models.mail import MailFacts, MxAddress, SmtpFacts, SmtpReply
-from tlsaudit.profiles import Profile
+from tlsaudit.models.mail import MxAddress, MxHost, SmtpFacts, SmtpReply
+from tlsaudit.profiles import AbsentLevel, OtherAbsentLevels, OtherLevel, Profile, Rule
 from tlsaudit.records import dane, mtasts
-from tlsaudit.records.dnsview import Lookup, normalise, txt
+from tlsaudit.records.dnsview import normalise, txt
 
 P = TypeVar("P")
 
 OPPORTUNISTIC = ("cert.trust.public", "cert.hostname")
 """TLS checks that SMTP between servers does not enforce without MTA-STS (or DANE)."""
 
-
-def judge_transport(
-    out: Collector, facts: MailFacts, lookup: Lookup, profile: Profile, now: datetime
-) -> bool | None:
-    """Every transport finding; returns True for a null MX (None: the MX lookup failed)."""
-    domain = normalise(facts.domain)
-    null_mx = _mx(out, domain, lookup)
-    mode = _mtasts(out, facts, lookup)
-    secure = _dane(out, facts, lookup)
-    _tlsrpt(out, domain, lookup, mode is not None or bool(secure))
-    _tls(out, facts, profile, now, enforce=mode == "enforce")
-    _injection(out, facts)
-    _relay(out, facts)
-    _submission(out, facts)
-    return null_mx
+Result = Judgement | Unknown
 
 
-def _mx_records(answer: DnsAnswer) -> list[tuple[int, str]]:
-    out = []
-    for record in answer.records:
-        preference, _, host = record.partition(" ")
-        out.append((int(preference), host.strip()))
-    return out
+def _unknown(answer: DnsAnswer) -> Unknown:
+    """Why a DNS question has no definite answer."""
+    return Unknown(answer.detail)
 
 
-def _mx(out: Collector, domain: str, lookup: Lookup) -> bool | None:
-    """MX target findings; True for a null MX, None when the lookup failed."""
-    answer = lookup(domain, "MX")
-    subject = f"{domain} MX"
-    expected = "MX host names with addresses"
+def _subject(host: str, address: MxAddress) -> str:
+    return f"{host}:{address.port} ({address.ip})"
+
+
+# ---------------------------------------------------------------- shared results
+
+
+@dataclass
+class StsState:
+    """The MTA-STS record and policy as a sender sees them."""
+
+    answer: DnsAnswer
+    records: list[bytes] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    policy: mtasts.StsPolicy | None = None
+
+    @property
+    def usable(self) -> mtasts.StsPolicy | None:
+        """The policy in force (None: no record, or the record or policy is broken)."""
+        return self.policy if not self.problems else None
+
+
+def mtasts_state(view: MailView) -> StsState:
+    """The ``_mta-sts`` record and the fetched policy, judged once per view."""
+
+    def compute() -> StsState:
+        state = StsState(view.lookup(f"_mta-sts.{view.domain}", "TXT"))
+        if state.answer.error is not None:
+            return state
+        state.records = [t for t in txt(state.answer) if mtasts.is_sts(t)]
+        if not state.records:
+            return state
+        state.problems = [p for r in state.records for p in mtasts.sts_record_errors(r)]
+        if len(state.records) > 1:
+            state.problems.append(f"{len(state.records)} records: no policy applies")
+        fetch = view.facts.mta_sts_policy
+        if fetch is None or fetch.value is None:
+            reason = fetch.error.detail if fetch is not None and fetch.error else "not fetched"
+            state.problems.append(f"policy fetch failed: {reason}")
+        elif fetch.value.status != 200 or fetch.value.location:
+            state.problems.append(
+                f"{fetch.value.url}: HTTP {fetch.value.status} (redirects not followed)"
+            )
+        else:
+            media = (fetch.value.content_type or "").split(";")[0].strip().lower()
+            if media != "text/plain":
+                state.problems.append(f"media type {media or 'missing'}, expected text/plain")
+            state.policy = mtasts.parse_policy(fetch.value.body)
+            state.problems += state.policy.errors
+        return state
+
+    return view.memo("transport.mtasts", compute)
+
+
+def mtasts_mode(view: MailView) -> str | None:
+    """The MTA-STS mode in force (None: no usable policy)."""
+    policy = mtasts_state(view).usable
+    return policy.mode if policy is not None else None
+
+
+@dataclass(frozen=True)
+class DaneHost:
+    """The TLSA answer of one MX host and the records usable for SMTP (RFC 7672)."""
+
+    name: str
+    """``_25._tcp.<host>``."""
+    host: MxHost
+    answer: DnsAnswer
+    usable: list[dane.Tlsa]
+
+    @property
+    def secure(self) -> bool:
+        return self.answer.ok and self.answer.ad and bool(self.usable)
+
+
+def dane_hosts(view: MailView) -> list[DaneHost]:
+    """The TLSA answer of every MX host, in MX order."""
+
+    def compute() -> list[DaneHost]:
+        out = []
+        for host in view.facts.mx:
+            name = f"_25._tcp.{normalise(host.name)}"
+            answer = view.lookup(name, "TLSA")
+            records = [r for r in (dane.Tlsa.parse(t) for t in answer.records) if r is not None]
+            usable = [r for r in records if r.usable] if answer.ok else []
+            out.append(DaneHost(name, host, answer, usable))
+        return out
+
+    return view.memo("transport.dane", compute)
+
+
+def dane_secured(view: MailView) -> set[str]:
+    """The MX host names (normalised) with usable, DNSSEC-secure TLSA records."""
+    return {normalise(h.host.name) for h in dane_hosts(view) if h.secure}
+
+
+# ---------------------------------------------------------------- MX targets
+
+_MX_EXPECTED = "MX host names with addresses"
+_MX_HOST_EXPECTED = "a host name with A/AAAA records, not a CNAME"
+
+
+@check("mail.mx.targets", reads=MailView)
+def _mx_targets(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    mx = mx_records(view)
+    answer = mx.answer
+    subject = f"{view.domain} MX"
     if answer.error is not None:
-        out.unknown(
-            "mail.mx.targets", subject=subject, expected=expected, reason=error_text(answer)
-        )
-        return None
-    if answer.absent:
-        out.add(
-            "mail.mx.targets",
-            Status.INFO,
-            subject=subject,
-            observed=answer.status.value,
-            expected=expected,
+        yield Outcome(subject, _MX_EXPECTED, _unknown(answer))
+    elif answer.absent:
+        yield Outcome(
+            subject,
+            _MX_EXPECTED,
+            (rule.params(AbsentLevel).absent_level, answer.status.value),
             reason="no MX: mail goes to the domain's own A/AAAA "
             "(publish MX 0 . if the domain takes no mail)",
         )
-        return False
-    records = _mx_records(answer)
-    null = [r for r in records if r[1] == "."]
-    if null:
-        out.check(
-            "mail.mx.targets",
-            len(records) > 1,
-            subject=subject,
-            observed=" | ".join(answer.records),
-            expected="a null MX alone (RFC 7505)",
-        )
-        return len(records) == 1
-    for _, host in records:
-        _mx_host(out, normalise(host), lookup)
-    return False
+    elif mx.null:
+        level = rule.level if len(mx.records) > 1 else None
+        observed = " | ".join(answer.records)
+        yield Outcome(subject, "a null MX alone (RFC 7505)", (level, observed))
+    else:
+        for _, host in mx.records:
+            yield _mx_host(view, normalise(host), rule.level)
 
 
-def _mx_host(out: Collector, host: str, lookup: Lookup) -> None:
+def _mx_host(view: MailView, host: str, level: Level) -> Outcome:
     subject = f"MX {host}"
-    expected = "a host name with A/AAAA records, not a CNAME"
     try:
         ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
-        out.check(
-            "mail.mx.targets", True, subject=subject, observed="an IP address", expected=expected
-        )
-        return
-    cname, a, aaaa = (lookup(host, t) for t in ("CNAME", "A", "AAAA"))
+        return Outcome(subject, _MX_HOST_EXPECTED, (level, "an IP address"))
+    cname, a, aaaa = (view.lookup(host, t) for t in ("CNAME", "A", "AAAA"))
     failed = [x for x in (cname, a, aaaa) if x.error is not None]
+    result: Result
     if cname.ok:
-        out.check(
-            "mail.mx.targets",
-            True,
-            subject=subject,
-            observed=f"CNAME to {cname.records[0]}",
-            expected=expected,
-        )
+        result = (level, f"CNAME to {cname.records[0]}")
     elif failed:
-        out.unknown(
-            "mail.mx.targets",
-            subject=subject,
-            expected=expected,
-            reason="; ".join(error_text(x) for x in failed),
-        )
+        result = Unknown("; ".join(_unknown(x).reason for x in failed))
     else:
         addresses = [*a.records, *aaaa.records]
-        out.check(
-            "mail.mx.targets",
-            not addresses,
-            subject=subject,
-            observed=", ".join(addresses) or "no A/AAAA records",
-            expected=expected,
-        )
+        result = (None if addresses else level, ", ".join(addresses) or "no A/AAAA records")
+    return Outcome(subject, _MX_HOST_EXPECTED, result)
 
 
-def _mtasts(out: Collector, facts: MailFacts, lookup: Lookup) -> str | None:
-    """MTA-STS findings; the policy mode in force (None: no usable policy)."""
-    domain = normalise(facts.domain)
-    answer = lookup(f"_mta-sts.{domain}", "TXT")
-    subject = f"_mta-sts.{domain}"
-    expected = "one v=STSv1 record and a valid policy listing every MX"
-    other = out.param("mail.mtasts", "other_level")
-    broken = other if isinstance(other, Level) else None
-    if answer.error is not None:
-        out.unknown("mail.mtasts", subject=subject, expected=expected, reason=error_text(answer))
-        return None
-    records = [t for t in txt(answer) if mtasts.is_sts(t)]
-    if not records:
-        out.add(
-            "mail.mtasts",
-            Status.INFO,
-            subject=subject,
-            observed="no MTA-STS record",
-            expected=expected,
-        )
-        return None
-    problems = [p for r in records for p in mtasts.sts_record_errors(r)]
-    if len(records) > 1:
-        problems.append(f"{len(records)} records: no policy applies")
-    fetch = facts.mta_sts_policy
-    policy: mtasts.StsPolicy | None = None
-    if fetch is None or fetch.value is None:
-        reason = fetch.error.detail if fetch is not None and fetch.error else "not fetched"
-        problems.append(f"policy fetch failed: {reason}")
-    elif fetch.value.status != 200 or fetch.value.location:
-        problems.append(f"{fetch.value.url}: HTTP {fetch.value.status} (redirects not followed)")
-    else:
-        media = (fetch.value.content_type or "").split(";")[0].strip().lower()
-        if media != "text/plain":
-            problems.append(f"media type {media or 'missing'}, expected text/plain")
-        policy = mtasts.parse_policy(fetch.value.body)
-        problems += policy.errors
-    if problems or policy is None:
-        out.check(
-            "mail.mtasts",
-            True,
-            subject=subject,
-            observed="; ".join(problems),
-            expected=expected,
-            level=broken,
-        )
-        return None
+# ---------------------------------------------------------------- MTA-STS
+
+_STS_EXPECTED = "one v=STSv1 record and a valid policy listing every MX"
+
+
+@check("mail.mtasts", reads=MailView)
+def _mtasts(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    levels = rule.params(OtherAbsentLevels)
+    state = mtasts_state(view)
+    subject = f"_mta-sts.{view.domain}"
+    if state.answer.error is not None:
+        yield Outcome(subject, _STS_EXPECTED, _unknown(state.answer))
+        return
+    if not state.records:
+        yield Outcome(subject, _STS_EXPECTED, (levels.absent_level, "no MTA-STS record"))
+        return
+    policy = state.usable
+    if policy is None:
+        yield Outcome(subject, _STS_EXPECTED, (levels.other_level, "; ".join(state.problems)))
+        return
+    facts = view.facts
     mismatched = [f"not covered: {h.name}" for h in facts.mx if not policy.matches(h.name)]
     mismatched += [
         f"{host.name} ({address.ip}): {problem}"
@@ -186,16 +218,13 @@ def _mtasts(out: Collector, facts: MailFacts, lookup: Lookup) -> str | None:
         for address in host.addresses
         if (problem := _sts_tls_problem(address.smtp))
     ]
-    level = None if policy.mode == "enforce" else broken
-    out.check(
-        "mail.mtasts",
-        bool(mismatched),
-        subject=subject,
-        observed="; ".join([f"mode {policy.mode}, mx: {', '.join(policy.mx)}", *mismatched]),
-        expected="every MX host matches an mx: pattern and offers STARTTLS with TLS 1.2+",
-        level=level,
+    level = rule.level if policy.mode == "enforce" else levels.other_level
+    observed = "; ".join([f"mode {policy.mode}, mx: {', '.join(policy.mx)}", *mismatched])
+    yield Outcome(
+        subject,
+        "every MX host matches an mx: pattern and offers STARTTLS with TLS 1.2+",
+        (level if mismatched else None, observed),
     )
-    return policy.mode
 
 
 def _sts_tls_problem(smtp: Observed[SmtpFacts]) -> str | None:
@@ -212,193 +241,165 @@ def _sts_tls_problem(smtp: Observed[SmtpFacts]) -> str | None:
     return None
 
 
-def _tlsrpt(out: Collector, domain: str, lookup: Lookup, wanted: bool) -> None:
-    answer = lookup(f"_smtp._tls.{domain}", "TXT")
-    subject = f"_smtp._tls.{domain}"
-    expected = "one v=TLSRPTv1 record with rua="
-    if answer.error is not None:
-        out.unknown("mail.tlsrpt", subject=subject, expected=expected, reason=error_text(answer))
-        return
-    records = [t for t in txt(answer) if mtasts.is_tlsrpt(t)]
-    if not records:
-        status = Status.WARN if wanted else Status.INFO
-        reason = "recommended when MTA-STS or DANE is published" if wanted else None
-        out.add(
-            "mail.tlsrpt",
-            status,
-            subject=subject,
-            observed="no TLS-RPT record",
-            expected=expected,
-            reason=reason,
-        )
-        return
-    problems = [p for r in records for p in mtasts.tlsrpt_errors(r)]
-    if len(records) > 1:
-        problems.append(f"{len(records)} records")
-    out.check(
-        "mail.tlsrpt",
-        bool(problems),
-        subject=subject,
-        observed=" | ".join(r.decode("ascii", "replace") for r in records),
-        expected=expected,
-        reason="; ".join(problems) or None,
-    )
+# ---------------------------------------------------------------- DANE
 
 
-def _dane(out: Collector, facts: MailFacts, lookup: Lookup) -> set[str]:
-    """DANE findings per MX; returns the hosts with usable, DNSSEC-secure TLSA records."""
-    secure_hosts: set[str] = set()
-    other = out.param("mail.dane", "other_level")
-    for host in facts.mx:
-        name = f"_25._tcp.{normalise(host.name)}"
-        answer = lookup(name, "TLSA")
+@check("mail.dane", reads=MailView)
+def _dane(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    levels = rule.params(OtherAbsentLevels)
+    for host in dane_hosts(view):
+        answer = host.answer
         if answer.error is not None:
-            out.unknown(
-                "mail.dane",
-                subject=name,
-                expected="TLSA records matching the MX",
-                reason=error_text(answer),
+            yield Outcome(host.name, "TLSA records matching the MX", _unknown(answer))
+        elif not answer.ok:
+            yield Outcome(
+                host.name,
+                "DNSSEC-secure TLSA records (optional: stronger than MTA-STS)",
+                (levels.absent_level, f"no TLSA records ({answer.status.value})"),
             )
-            continue
-        if not answer.ok:
-            out.add(
-                "mail.dane",
-                Status.INFO,
-                subject=name,
-                observed=f"no TLSA records ({answer.status.value})",
-                expected="DNSSEC-secure TLSA records (optional: stronger than MTA-STS)",
-            )
-            continue
-        records = [r for r in (dane.Tlsa.parse(t) for t in answer.records) if r is not None]
-        usable = [r for r in records if r.usable]
-        if not answer.ad or not usable:
+        elif not host.secure:
             why = (
                 "not DNSSEC-validated (ignored by senders)"
                 if not answer.ad
-                else ("no DANE-TA/DANE-EE record usable for SMTP")
+                else "no DANE-TA/DANE-EE record usable for SMTP"
             )
-            out.check(
-                "mail.dane",
-                True,
-                subject=name,
-                observed=" | ".join(answer.records),
-                expected="DNSSEC-secure DANE-EE/DANE-TA records",
+            yield Outcome(
+                host.name,
+                "DNSSEC-secure DANE-EE/DANE-TA records",
+                (levels.other_level, " | ".join(answer.records)),
                 reason=why,
-                level=other if isinstance(other, Level) else None,
             )
-            continue
-        secure_hosts.add(normalise(host.name))
-        for address in host.addresses:
-            _dane_address(out, name, address, usable)
-    return secure_hosts
+        else:
+            for address in host.host.addresses:
+                yield _dane_address(host, address, rule.level)
 
 
-def _dane_address(out: Collector, name: str, address: MxAddress, records: list[dane.Tlsa]) -> None:
-    subject = f"{name} ({address.ip})"
+def _dane_address(host: DaneHost, address: MxAddress, level: Level) -> Outcome:
+    subject = f"{host.name} ({address.ip})"
     expected = "a usable TLSA record matches the served chain"
     session = address.smtp.value.tls if address.smtp.value else None
     if session is None or session.value is None:
         reason = session.error.detail if session and session.error else "no TLS session"
-        out.unknown("mail.dane", subject=subject, expected=expected, reason=reason)
-        return
+        return Outcome(subject, expected, Unknown(reason))
     chain = [base64.b64decode(c) for c in session.value.chain]
-    matched = dane.match(records, chain)
-    out.check(
-        "mail.dane",
-        matched is None,
-        subject=subject,
-        observed=f"matched {matched}" if matched else "no record matches",
-        expected=expected,
+    matched = dane.match(host.usable, chain)
+    observed = f"matched {matched}" if matched else "no record matches"
+    return Outcome(subject, expected, (None if matched else level, observed))
+
+
+# ---------------------------------------------------------------- TLS-RPT
+
+_TLSRPT_EXPECTED = "one v=TLSRPTv1 record with rua="
+
+
+@check("mail.tlsrpt", reads=MailView)
+def _tlsrpt(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    subject = f"_smtp._tls.{view.domain}"
+    answer = view.lookup(subject, "TXT")
+    if answer.error is not None:
+        yield Outcome(subject, _TLSRPT_EXPECTED, _unknown(answer))
+        return
+    records = [t for t in txt(answer) if mtasts.is_tlsrpt(t)]
+    if not records:
+        wanted = mtasts_mode(view) is not None or bool(dane_secured(view))
+        if wanted:
+            level, reason = rule.level, f"{rule.level} when MTA-STS or DANE is published"
+        else:
+            level, reason = rule.params(AbsentLevel).absent_level, None
+        yield Outcome(subject, _TLSRPT_EXPECTED, (level, "no TLS-RPT record"), reason=reason)
+        return
+    problems = [p for r in records for p in mtasts.tlsrpt_errors(r)]
+    if len(records) > 1:
+        problems.append(f"{len(records)} records")
+    observed = " | ".join(r.decode("ascii", "replace") for r in records)
+    yield Outcome(
+        subject,
+        _TLSRPT_EXPECTED,
+        (rule.level if problems else None, observed),
+        reason="; ".join(problems) or None,
     )
 
 
-def _tls(out: Collector, facts: MailFacts, profile: Profile, now: datetime, enforce: bool) -> None:
-    """STARTTLS per MX address, and its TLS judged by :func:`evaluate_tls`."""
-    cap = profile.rules.get("mail.starttls.tls")
-    for host in facts.mx:
-        for address in host.addresses:
-            subject = f"{host.name}:{address.port} ({address.ip})"
-            _starttls(out, subject, address.smtp)
-            if address.tls is None:
-                continue
-            failed = []
-            for item in evaluate_tls(address.tls, profile, now):
-                adjusted = _opportunistic(item, enforce, cap.level if cap else None)
-                if item.status is Status.FAIL:
-                    failed.append(item.check_id)
-                out.items.append(
-                    adjusted.model_copy(update={"subject": f"{subject}: {item.subject}"})
-                )
-            out.check(
-                "mail.starttls.tls",
-                bool(failed),
-                subject=subject,
-                observed=", ".join(sorted(set(failed))) or "no failing TLS check",
-                expected="TLS as the profile requires",
-            )
+# ---------------------------------------------------------------- STARTTLS and its TLS
+
+_STARTTLS_EXPECTED = "STARTTLS offered and the handshake completes"
 
 
-def _opportunistic(item: Finding, enforce: bool, cap: Level | None) -> Finding:
-    """Lower a failing TLS finding for port 25, where TLS is opportunistic."""
-    if item.status is not Status.FAIL:
+@check("mail.starttls", reads=MailView)
+def _starttls(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    for host, address in view.addresses():
+        yield _starttls_address(_subject(host, address), address.smtp, rule.level)
+
+
+def _starttls_address(subject: str, smtp: Observed[SmtpFacts], level: Level) -> Outcome:
+    if smtp.value is None:
+        reason = smtp.error.detail if smtp.error else "not scanned"
+        return Outcome(subject, _STARTTLS_EXPECTED, Unknown(reason))
+    facts = smtp.value
+    if facts.greeting.code != 220:
+        return Outcome(subject, _STARTTLS_EXPECTED, Unknown(f"greeting {_reply(facts.greeting)}"))
+    if not facts.starttls or facts.tls is None:
+        return Outcome(subject, _STARTTLS_EXPECTED, (level, "STARTTLS not offered"))
+    if facts.tls.value is None:
+        detail = facts.tls.error.detail if facts.tls.error else None
+        return Outcome(subject, _STARTTLS_EXPECTED, (level, "TLS handshake failed"), reason=detail)
+    session = facts.tls.value
+    observed = f"STARTTLS: {session.version} {session.cipher}"
+    return Outcome(subject, _STARTTLS_EXPECTED, (None, observed))
+
+
+def _failed(item: Finding) -> bool:
+    """A TLS finding that fails (the violation of a mandatory TLS rule)."""
+    return item.status is Status.FAIL
+
+
+@check("mail.starttls.tls", reads=MailView)
+def _starttls_tls(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    """Per scanned MX address, the TLS checks that failed."""
+    for host, address in view.addresses():
+        if address.tls is None:
+            continue
+        failed = sorted({item.check_id for item in view.tls_of(host, address) if _failed(item)})
+        yield Outcome(
+            _subject(host, address),
+            "TLS as the profile requires",
+            (rule.level if failed else None, ", ".join(failed) or "no failing TLS check"),
+        )
+
+
+def mx_tls_findings(view: MailView, profile: Profile) -> list[Finding]:
+    """The TLS findings of every MX address (``view.tls``) as the mail report shows them:
+    subjects prefixed with the address, failures lowered for opportunistic SMTP by the
+    profile's ``mail.starttls.tls`` rule (unchanged when the profile has none)."""
+    rule = profile.rule("mail.starttls.tls")
+    enforce = mtasts_mode(view) == "enforce"
+    out = []
+    for host, address in view.addresses():
+        subject = _subject(host, address)
+        for item in view.tls_of(host, address):
+            adjusted = _opportunistic(item, enforce, rule) if rule is not None else item
+            out.append(adjusted.model_copy(update={"subject": f"{subject}: {item.subject}"}))
+    return out
+
+
+def _opportunistic(item: Finding, enforce: bool, rule: Rule) -> Finding:
+    """Lower a failing TLS finding for port 25, where TLS is opportunistic: certificate
+    trust and name failures to the rule's ``other_level`` unless MTA-STS enforces, others
+    to the rule's level (never raised)."""
+    if not _failed(item):
         return item
     if item.check_id in OPPORTUNISTIC:
         if enforce:
             return item
+        level = rule.params(OtherLevel).other_level
         note = "opportunistic SMTP: senders accept any certificate unless MTA-STS enforces"
-        level = Level.RECOMMENDED
-    elif cap is not None and cap is not Level.MANDATORY:
-        note = "capped by the mail.starttls.tls rule (port 25 TLS is opportunistic)"
-        level = cap
     else:
+        level = rule.level
+        note = "capped by the mail.starttls.tls rule (port 25 TLS is opportunistic)"
+    if level.strictness >= item.level.strictness:
         return item
     reason = f"{item.reason}; {note}" if item.reason else note
     return item.model_copy(update={"status": level.violation, "level": level, "reason": reason})
-
-
-def _starttls(out: Collector, subject: str, smtp: Observed[SmtpFacts]) -> None:
-    expected = "STARTTLS offered and the handshake completes"
-    if smtp.value is None:
-        reason = smtp.error.detail if smtp.error else "not scanned"
-        out.unknown("mail.starttls", subject=subject, expected=expected, reason=reason)
-        return
-    facts = smtp.value
-    if facts.greeting.code != 220:
-        out.unknown(
-            "mail.starttls",
-            subject=subject,
-            expected=expected,
-            reason=f"greeting {_reply(facts.greeting)}",
-        )
-        return
-    if not facts.starttls or facts.tls is None:
-        out.check(
-            "mail.starttls",
-            True,
-            subject=subject,
-            observed="STARTTLS not offered",
-            expected=expected,
-        )
-        return
-    if facts.tls.value is None:
-        detail = facts.tls.error.detail if facts.tls.error else None
-        out.check(
-            "mail.starttls",
-            True,
-            subject=subject,
-            observed="TLS handshake failed",
-            expected=expected,
-            reason=detail,
-        )
-        return
-    session = facts.tls.value
-    out.check(
-        "mail.starttls",
-        False,
-        subject=subject,
-        observed=f"STARTTLS: {session.version} {session.cipher}",
-        expected=expected,
-    )
 
 
 def _reply(reply: SmtpReply | None) -> str:
@@ -407,83 +408,80 @@ def _reply(reply: SmtpReply | None) -> str:
     return f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}".strip()
 
 
-def _not_tested(
-    out: Collector, check_id: str, facts: MailFacts, expected: str, option: str
-) -> None:
-    """An opt-in probe the user did not ask for: one info finding naming the option."""
-    out.add(
-        check_id,
-        Status.INFO,
-        subject=facts.domain,
-        observed="not tested",
-        expected=expected,
+# ---------------------------------------------------------------- opt-in probes
+
+
+def _not_tested(view: MailView, rule: Rule, expected: str, option: str) -> Outcome:
+    """An opt-in probe the user did not ask for: one outcome naming the option."""
+    return Outcome(
+        view.facts.domain,
+        expected,
+        (rule.params(AbsentLevel).absent_level, "not tested"),
         reason=f"this probe is opt-in ({option})",
     )
 
 
-def _addresses(facts: MailFacts) -> Iterator[tuple[str, MxAddress]]:
-    return ((host.name, address) for host in facts.mx for address in host.addresses)
-
-
 def _observed(
-    out: Collector,
-    check_id: str,
-    probes: Iterable[tuple[str, MxAddress, Observed[P] | None]],
-    expected: str,
-) -> Iterator[tuple[str, P]]:
-    """Per MX address, the probe's value with its subject; a probe that could not be made
-    is reported as unknown (one that did not apply, e.g. no STARTTLS, is skipped)."""
+    probes: Iterable[tuple[str, MxAddress, Observed[P] | None]], expected: str
+) -> Iterator[tuple[str, P | Unknown]]:
+    """Per MX address, the probe's value (or why it is unknown) with its subject; a probe
+    that did not apply (e.g. no STARTTLS) is skipped."""
     for name, address, probe in probes:
-        subject = f"{name}:{address.port} ({address.ip})"
+        subject = _subject(name, address)
         if probe is not None and probe.value is not None:
             yield subject, probe.value
             continue
         error = probe.error if probe else None
         if error is None or error.reason is not ErrorReason.NOT_APPLICABLE:
-            reason = error.detail if error else "not probed"
-            out.unknown(check_id, subject=subject, expected=expected, reason=reason)
+            yield subject, Unknown(error.detail if error else "not probed")
 
 
-def _injection(out: Collector, facts: MailFacts) -> None:
+_INJECTION_EXPECTED = "a command pipelined after STARTTLS is not answered inside TLS"
+
+
+@check("mail.starttls.injection", reads=MailView)
+def _injection(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
     """STARTTLS command injection per MX address; nothing where STARTTLS is not offered
     (``mail.starttls`` reports that)."""
-    expected = "a command pipelined after STARTTLS is not answered inside TLS"
-    if not facts.injection_tested:
-        _not_tested(out, "mail.starttls.injection", facts, expected, "--starttls-injection-test")
+    expected = _INJECTION_EXPECTED
+    if not view.facts.injection_tested:
+        yield _not_tested(view, rule, expected, "--starttls-injection-test")
         return
-    probes = ((name, a, a.injection) for name, a in _addresses(facts))
-    for subject, result in _observed(out, "mail.starttls.injection", probes, expected):
+    probes = ((name, a, a.injection) for name, a in view.addresses())
+    for subject, result in _observed(probes, expected):
+        if isinstance(result, Unknown):
+            yield Outcome(subject, expected, result)
+            continue
         if result.injected_reply is not None:
             observed = f"the injected RSET was answered inside TLS: {_reply(result.injected_reply)}"
         elif result.starttls_reply.code == 220:
             observed = "the injected RSET was not answered inside TLS"
         else:
             observed = f"STARTTLS with a pipelined command refused: {_reply(result.starttls_reply)}"
-        out.check(
-            "mail.starttls.injection",
-            result.vulnerable,
-            subject=subject,
-            observed=observed,
-            expected=expected,
-        )
+        yield Outcome(subject, expected, (rule.level if result.vulnerable else None, observed))
 
 
-def _relay(out: Collector, facts: MailFacts) -> None:
-    expected = "RCPT TO an external address refused (5xx)"
-    if not facts.relay_tested:
-        _not_tested(out, "mail.relay", facts, expected, "--relay-test")
+_RELAY_EXPECTED = "RCPT TO an external address refused (5xx)"
+
+
+@check("mail.relay", reads=MailView)
+def _relay(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    expected = _RELAY_EXPECTED
+    if not view.facts.relay_tested:
+        yield _not_tested(view, rule, expected, "--relay-test")
         return
-    probes = ((name, a, a.relay) for name, a in _addresses(facts))
-    for subject, relay in _observed(out, "mail.relay", probes, expected):
+    probes = ((name, a, a.relay) for name, a in view.addresses())
+    for subject, relay in _observed(probes, expected):
+        if isinstance(relay, Unknown):
+            yield Outcome(subject, expected, relay)
+            continue
         control = relay.control.reply
         if control is None or not 200 <= control.code < 300:
-            out.unknown(
-                "mail.relay",
-                subject=subject,
-                expected=expected,
-                reason=f"RCPT TO {relay.control.recipient}: {_reply(control)}"
-                " — the server refuses local mail too, so a refusal proves nothing",
+            reason = (
+                f"RCPT TO {relay.control.recipient}: {_reply(control)}"
+                " — the server refuses local mail too, so a refusal proves nothing"
             )
+            yield Outcome(subject, expected, Unknown(reason))
             continue
         replies = [(a, a.reply) for a in relay.attempts]
         accepted = [
@@ -497,69 +495,44 @@ def _relay(out: Collector, facts: MailFacts) -> None:
             if r is None or 400 <= r.code < 500
         ]
         if pending and not accepted:
-            out.unknown("mail.relay", subject=subject, expected=expected, reason="; ".join(pending))
+            yield Outcome(subject, expected, Unknown("; ".join(pending)))
             continue
         observed = "; ".join(accepted) or "; ".join(
             f"{a.sender} → {a.recipient}: {_reply(r)}" for a, r in replies
         )
         note = "accepted at RCPT (DATA was not sent)" if accepted else None
-        out.check(
-            "mail.relay",
-            bool(accepted),
-            subject=subject,
-            observed=observed,
-            expected=expected,
-            reason=note,
-        )
+        yield Outcome(subject, expected, (rule.level if accepted else None, observed), reason=note)
 
 
-def _submission(out: Collector, facts: MailFacts) -> None:
-    expected = "AUTH offered only after STARTTLS or on implicit TLS"
-    for sub in facts.submission:
+# ---------------------------------------------------------------- submission AUTH
+
+_SUBMISSION_EXPECTED = "AUTH offered only after STARTTLS or on implicit TLS"
+
+
+@check("mail.auth.submission", reads=MailView)
+def _submission(view: MailView, rule: Rule, now: datetime) -> Iterator[Outcome]:
+    expected = _SUBMISSION_EXPECTED
+    for sub in view.facts.submission:
         subject = f"{sub.host}:{sub.port} ({sub.ip})"
         smtp = sub.smtp
         if smtp.value is None:
             if smtp.error and smtp.error.reason is not ErrorReason.CONNECTION_REFUSED:
-                out.unknown(
-                    "mail.auth.submission",
-                    subject=subject,
-                    expected=expected,
-                    reason=smtp.error.detail,
-                )
+                yield Outcome(subject, expected, Unknown(smtp.error.detail))
             continue
         clear, secured = smtp.value.auth(after_tls=False), smtp.value.auth(after_tls=True)
         if clear:
-            out.check(
-                "mail.auth.submission",
-                True,
-                subject=subject,
-                observed=f"AUTH {' '.join(clear)} offered before TLS",
-                expected=expected,
-            )
+            observed = f"AUTH {' '.join(clear)} offered before TLS"
+            yield Outcome(subject, expected, (rule.level, observed))
         elif secured:
-            out.check(
-                "mail.auth.submission",
-                False,
-                subject=subject,
-                observed=f"AUTH {' '.join(secured)} offered over TLS only",
-                expected=expected,
+            yield Outcome(
+                subject, expected, (None, f"AUTH {' '.join(secured)} offered over TLS only")
             )
         else:
-            out.unknown(
-                "mail.auth.submission",
-                subject=subject,
-                expected=expected,
-                reason="no AUTH advertised: cannot tell whether submission needs it",
-            )
-    for host in facts.mx:
-        for address in host.addresses:
-            clear = address.smtp.value.auth(after_tls=False) if address.smtp.value else []
-            if clear:
-                out.add(
-                    "mail.auth.submission",
-                    Status.WARN,
-                    level=Level.RECOMMENDED,
-                    subject=f"{host.name}:{address.port} ({address.ip})",
-                    observed=f"AUTH {' '.join(clear)} offered before STARTTLS on an MX",
-                    expected=expected,
-                )
+            reason = "no AUTH advertised: cannot tell whether submission needs it"
+            yield Outcome(subject, expected, Unknown(reason))
+    other_level = rule.params(OtherLevel).other_level
+    for host, address in view.addresses():
+        clear = address.smtp.value.auth(after_tls=False) if address.smtp.value else []
+        if clear:
+            observed = f"AUTH {' '.join(clear)} offered before STARTTLS on an MX"
+            yield Outcome(_subject(host, address), expected, (other_level, observed))

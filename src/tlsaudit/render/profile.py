@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from tlsaudit.evaluate.check import REGISTRY
 from tlsaudit.profiles import PARAMETERS, Profile, Rule
 from tlsaudit.render.terminal import profile_line
 
@@ -23,6 +24,19 @@ def render_profile(profile: Profile, console: Console, lang: str) -> None:
         level = rule.level.value + (" (strict reading)" if rule.reading else "")
         table.add_row(f"{check_id}\n{check.title.get(lang)}", level, _params(rule), citations)
     console.print(table)
+    console.print(_implemented(profile))
+
+
+def _implemented(profile: Profile) -> str:
+    """Every catalogue id against the check registry: none missing, none extra."""
+    registered, catalogue = set(REGISTRY), set(profile.checks)
+    missing, extra = sorted(catalogue - registered), sorted(registered - catalogue)
+    line = f"Checks: {len(registered & catalogue)} of {len(catalogue)} catalogue ids implemented"
+    if missing:
+        line += f"; not implemented: {', '.join(missing)}"
+    if extra:
+        line += f"; registered without a catalogue entry: {', '.join(extra)}"
+    return line
 
 
 def _params(rule: Rule) -> str:

@@ -38,9 +38,9 @@ def mail_profile() -> Profile:
     return load_profile("cryptrec-high")
 
 
-@pytest.fixture(scope="session")
-def mail_options(dns_env: DnsEnv, mail_servers: MailServers) -> MailOptions:
-    """Only the harness resolver and the loopback servers; no TLS scan, no common selectors."""
+def harness_options(dns_env: DnsEnv) -> MailOptions:
+    """Only the harness resolver and the loopback servers; no TLS scan, no common selectors
+    (also used by tests/evaluate/mail/record_facts.py)."""
     return MailOptions(
         scan=ScanOptions(ca_file=CA_CERT, timeout=2.0, resolver=dns_env.resolver),
         common_selectors=False,
@@ -50,6 +50,11 @@ def mail_options(dns_env: DnsEnv, mail_servers: MailServers) -> MailOptions:
         tls_scan=False,
         relay_recipient="relay-test@dmarc-reports.test",
     )
+
+
+@pytest.fixture(scope="session")
+def mail_options(dns_env: DnsEnv, mail_servers: MailServers) -> MailOptions:
+    return harness_options(dns_env)
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from maildns.mail.conftest import NOW
 from maildns.mail.fakedns import FakeDns
-from tlsaudit.evaluate.collector import Collector
-from tlsaudit.evaluate.mail_auth import judge_authentication, judge_bimi
+from tlsaudit.evaluate.check import evaluate
+from tlsaudit.evaluate.mailview import MailView
 from tlsaudit.models.dns import DnsStatus
 from tlsaudit.models.findings import Finding, Level, Status
+from tlsaudit.models.mail import MailFacts
 from tlsaudit.profiles import Profile
 from tlsaudit.records.bimi import discover, is_bimi, looks_like_bimi, parse_bimi
 
@@ -96,10 +98,11 @@ def test_discovery_stops_when_the_lookup_fails() -> None:
 
 
 def _judge(profile: Profile, dns: FakeDns, domain: str = DOMAIN) -> list[Finding]:
-    policy = judge_authentication(Collector(profile), domain, [], dns)
-    out = Collector(profile)
-    judge_bimi(out, domain, dns, policy)
-    return out.items
+    """The mail.bimi findings of ``domain`` answered by ``dns`` (no other check runs)."""
+    facts = MailFacts(domain=domain, scanned_at=NOW, selectors=[], dns=[])
+    view = MailView(facts=facts, domain=domain, lookup=dns)
+    only = profile.model_copy(update={"rules": {"mail.bimi": profile.rules["mail.bimi"]}})
+    return evaluate(view, MailView, only, NOW)
 
 
 @pytest.mark.parametrize(
