@@ -40,7 +40,7 @@ TLSA_EE = f"3 0 1 {hashlib.sha256(LEAF).hexdigest()}"
 TRANSPORT = frozenset(
     tomllib.loads((builtin_dir() / "checks" / "mail-transport.toml").read_text("utf-8"))["checks"]
 )
-TLS_DATA = Path(__file__).resolve().parents[1] / "facts" / "good.json"
+TLS_DATA = Path(__file__).resolve().parents[1] / "tls" / "facts" / "good.json"
 
 
 @pytest.fixture(scope="module")

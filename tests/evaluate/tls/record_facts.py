@@ -1,12 +1,12 @@
-"""Re-record ``tests/evaluate/facts/*.json`` from the nginx scenarios (after a facts change).
+"""Re-record ``tests/evaluate/tls/facts/*.json`` from the nginx scenarios (after a facts change).
 
 Run from the repository root, with nginx installed::
 
-    TLSAUDIT_NGINX_BASE_PORT=28443 python tests/evaluate/record_facts.py [SCENARIO ...]
+    TLSAUDIT_NGINX_BASE_PORT=28443 python tests/evaluate/tls/record_facts.py [SCENARIO ...]
 
 Every scenario that already has a facts file is scanned again (or only those named) with
 the test CA as ``--ca-file``, and its facts are written with ``model_dump_json(indent=2)``.
-Review the diff of ``tests/evaluate/cases`` results afterwards: a changed fact must be a
+Review the diff of ``tests/evaluate/tls/cases`` results afterwards: a changed fact must be a
 deliberate one.
 """
 
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(TESTS))
 
 from scan_targets import CA_CERT, HOST, SCENARIOS, SERVER_NAME, scenario  # noqa: E402
