@@ -1,0 +1,21 @@
+"""History of asset runs: SQLAlchemy tables, Alembic migrations and the store."""
+
+from tlsaudit.history.store import (
+    History,
+    HistoryError,
+    RunSummary,
+    Stored,
+    TargetHistoryRow,
+    default_url,
+    open_history,
+)
+
+__all__ = [
+    "History",
+    "HistoryError",
+    "RunSummary",
+    "Stored",
+    "TargetHistoryRow",
+    "default_url",
+    "open_history",
+]
