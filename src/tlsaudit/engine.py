@@ -21,7 +21,7 @@ from tlsaudit.errors import InputError, TlsauditError
 from tlsaudit.inventory import parse_resolver, parse_target
 from tlsaudit.models.report import DomainReport, TargetReport
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, load_profile
-from tlsaudit.runner import TOOL, audit, judge_target
+from tlsaudit.runner import TOOL, audit, exit_code, judge_target
 from tlsaudit.scan.dns import DnsOptions
 from tlsaudit.scan.mail import MailOptions
 from tlsaudit.scan.options import ScanOptions
@@ -29,7 +29,16 @@ from tlsaudit.scan.options import ScanOptions
 if TYPE_CHECKING:
     from tlsaudit.assets import Entry
 
-__all__ = ["TOOL", "Defaults", "Profiles", "Result", "check_domain", "judge", "scan_entry"]
+__all__ = [
+    "TOOL",
+    "Defaults",
+    "Profiles",
+    "Result",
+    "check_domain",
+    "exit_code",
+    "judge",
+    "scan_entry",
+]
 
 Result = TargetReport | DomainReport
 

@@ -2,6 +2,7 @@
 
 from tlsaudit.history.store import (
     History,
+    HistoryDocument,
     HistoryError,
     RunSummary,
     Stored,
@@ -12,6 +13,7 @@ from tlsaudit.history.store import (
 
 __all__ = [
     "History",
+    "HistoryDocument",
     "HistoryError",
     "RunSummary",
     "Stored",

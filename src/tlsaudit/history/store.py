@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session
 from tlsaudit.errors import TlsauditError
 from tlsaudit.history.tables import ResultRow, RunRow
 from tlsaudit.models.findings import Status, Verdict
-from tlsaudit.models.report import DomainReport, ProfileRef, TargetReport, combine
+from tlsaudit.models.report import (
+    SCHEMA_VERSION,
+    DomainReport,
+    ProfileRef,
+    TargetReport,
+    combine,
+)
 
 Result = TargetReport | DomainReport
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -75,6 +81,7 @@ class RunSummary(BaseModel):
     source: str | None
     source_sha256: str | None
     planned: int
+    evaluated_at: datetime | None = Field(description="Pinned evaluation time, if any.")
     counts: dict[str, int] = Field(description="Results per verdict (pass, fail, unknown, error).")
     verdict: Verdict | None = Field(description="Overall verdict; None before any result.")
 
@@ -92,6 +99,17 @@ class TargetHistoryRow(BaseModel):
     failures: int
     error: str | None
     profile: str
+
+
+class HistoryDocument(BaseModel):
+    """`tlsaudit history --format json`: runs newest first, or one target's results."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: str = SCHEMA_VERSION
+    target: str | None = Field(default=None, description="The target asked for, if any.")
+    runs: list[RunSummary] = Field(default_factory=list)
+    results: list[TargetHistoryRow] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -317,6 +335,7 @@ def _summary(row: RunRow, counts: dict[str, int]) -> RunSummary:
         source=row.source,
         source_sha256=row.source_sha256,
         planned=row.planned,
+        evaluated_at=row.evaluated_at,
         counts={v.value: counts.get(v.value, 0) for v in Verdict},
         verdict=combine(verdicts) if verdicts else None,
     )

@@ -9,13 +9,13 @@ folded. Everything that came from the network or the asset file is escaped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 
 from tlsaudit.history import RunSummary
 from tlsaudit.models.findings import Finding, Status, Verdict
 from tlsaudit.models.report import Report
-from tlsaudit.render.views import Row, leaf_certificates, rows
+from tlsaudit.render.views import LeafCertificate, Row, expiring, rows
 
 _UI: dict[str, tuple[str, str]] = {
     "title": ("TLS / mail / DNS compliance report", "TLS・メール・DNS 設定監査報告書"),
@@ -113,7 +113,7 @@ def render_html(
         f"<h1>{_t('title', lang)}</h1>",
         _meta(report, lang),
         _summary(report, items, lang),
-        _expiring(items, lang, now, expiry_days),
+        _expiring(expiring(report, now, expiry_days), lang, now, expiry_days),
         _trend(trend, lang),
         f'<section id="details"><h2>{_t("details", lang)}</h2>',
         *(_target(index, row, lang) for index, row in enumerate(items, start=1)),
@@ -173,12 +173,7 @@ def _summary(report: Report, items: list[Row], lang: str) -> str:
     )
 
 
-def _expiring(items: list[Row], lang: str, now: datetime, days: int) -> str:
-    horizon = now + timedelta(days=days)
-    certs = sorted(
-        (c for r in items for c in leaf_certificates(r) if c.not_after <= horizon),
-        key=lambda c: c.not_after,
-    )
+def _expiring(certs: list[LeafCertificate], lang: str, now: datetime, days: int) -> str:
     title = f"<h2>{_t('expiring', lang, days=days)}</h2>"
     if not certs:
         return f'<section id="expiring">{title}<p>{_t("none", lang)}</p></section>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.models.findings import Finding
@@ -88,3 +88,10 @@ def _tls_facts(item: TargetReport | DomainReport) -> Iterator[TlsFacts]:
     elif item.mail is not None:
         for mx in item.mail.mx:
             yield from (a.tls for a in mx.addresses if a.tls is not None)
+
+
+def expiring(report: Report, now: datetime, days: int) -> list[LeafCertificate]:
+    """Leaf certificates that expire within ``days`` of ``now`` (expired ones included)."""
+    horizon = now + timedelta(days=days)
+    found = [c for r in rows(report) for c in leaf_certificates(r) if c.not_after <= horizon]
+    return sorted(found, key=lambda c: c.not_after)
