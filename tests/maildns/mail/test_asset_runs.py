@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -217,7 +216,7 @@ class Runs:
 @pytest.fixture(scope="module")
 def runs(
     dns_env: DnsEnv, mail_servers: MailServers, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Runs]:
+) -> Runs:
     work = tmp_path_factory.mktemp("runs")
     db, assets = work / "history.sqlite3", work / "assets.toml"
     *block_ports, closed, new_port = free_ports(32)
@@ -237,8 +236,9 @@ def runs(
         asset_file(assets, listed, extra, dns_env, drop="cbc")
         server = NginxServer(blocks2, work / "nginx2").start()
         metrics = work / "tlsaudit.prom"
+        prometheus = ("--format", "prometheus", "--output", str(metrics))
         second = cli("run", str(assets), "--db", str(db), "--now", NOW.isoformat(),
-                     "--timeout", "2", "--format", "prometheus", "--output", str(metrics))  # fmt: skip
+                     "--timeout", "2", *prometheus)  # fmt: skip
     finally:
         server.stop()
         hostile.stop()
@@ -250,7 +250,7 @@ def runs(
     html = work / "report.html"
     cli("report", "2", "--db", str(db), "--format", "html", "--lang", "ja", "--output", str(html),
         "--now", NOW.isoformat(), "--expiry-days", str(HORIZON_DAYS))  # fmt: skip
-    yield Runs(
+    return Runs(
         db=db,
         assets=assets,
         before_kill=before_kill,
@@ -328,7 +328,8 @@ def test_diff_json_of_the_two_scans(runs: Runs, tmp_path: Path) -> None:
     renewed = {c["key"] for c in diff["renewals"]}  # good1 and tls10 changed their certs too
     assert renewed == {key(runs, "good1"), key(runs, "good2"), key(runs, "tls10")}
     [good2] = [c for c in diff["renewals"] if c["key"] == key(runs, "good2")]
-    assert len(good2["before"]) == 2 and len(good2["after"]) == 1
+    assert len(good2["before"]) == 2
+    assert len(good2["after"]) == 1
     assert [t["key"] for t in diff["appeared"]] == [key(runs, "good7")]
     assert [t["key"] for t in diff["vanished"]] == [key(runs, "cbc")]
     assert not any(c["key"] == key(runs, "good3") for c in diff["fixed"]), "error is not fixed"
@@ -353,7 +354,8 @@ def test_json_and_jsonl_validate(runs: Runs) -> None:
     document = runs.report_json
     jsonschema.validate(document, committed_schema())
     assert document["schema_version"] == "1.3"
-    assert len(document["targets"]) == 34 and len(document["domains"]) == 6
+    assert len(document["targets"]) == 34
+    assert len(document["domains"]) == 6
     lines = runs.jsonl.splitlines()
     assert len(lines) == 40
     schema = committed("jsonl-record.schema.json")
@@ -371,9 +373,12 @@ def test_csv_reads_back(runs: Runs) -> None:
     assert len(targets) == 40
     failing = [r for r in table if r["target"] == f"localhost:{runs.ports['good1']}"
                and r["check_id"] == "tls.protocol.tls1_0"]  # fmt: skip
-    assert failing and failing[0]["status"] == "fail" and "GL-3001" in failing[0]["citations"]
+    assert failing
+    assert failing[0]["status"] == "fail"
+    assert "GL-3001" in failing[0]["citations"]
     broken = [r for r in table if r["target"] == "bad host"]
-    assert broken[0]["target_verdict"] == "error" and "not a target" in broken[0]["error"]
+    assert broken[0]["target_verdict"] == "error"
+    assert "not a target" in broken[0]["error"]
 
 
 def test_prometheus_textfile(runs: Runs) -> None:
@@ -385,7 +390,8 @@ def test_prometheus_textfile(runs: Runs) -> None:
     }
     good1 = f"localhost:{runs.ports['good1']}"
     verdict = {(lb["target"], lb["verdict"]): v for lb, v in samples["tlsaudit_target_verdict"]}
-    assert verdict[(good1, "fail")] == 1 and verdict[(good1, "pass")] == 0
+    assert verdict[(good1, "fail")] == 1
+    assert verdict[(good1, "pass")] == 0
     failing = {(lb["target"], lb["area"]): v for lb, v in samples["tlsaudit_failing_checks"]}
     assert failing[(good1, "tls.protocol")] >= 1
     expiry = {lb["target"]: v for lb, v in samples["tlsaudit_certificate_expiry_days"]}
@@ -437,11 +443,13 @@ def test_html_report_in_headless_chromium(runs: Runs, tmp_path: Path) -> None:
     articles = [a for t, a in elements if t == "article"]
     assert len(articles) == 40
     checks = {a.get("data-check") for t, a in elements if t == "tr" and "data-check" in a}
-    assert "tls.protocol.tls1_0" in checks and "mail.spf.all" in checks
+    assert "tls.protocol.tls1_0" in checks
+    assert "mail.spf.all" in checks
     bars = {a.get("data-run") for t, a in elements if t == "rect"}
     assert bars == {"1", "2"}, "trend of both scans of this list"
     assert any(a.get("class") == "cert" for _, a in elements), "the expiring certificate"
-    assert "不適合" in dom and "根拠条項" in dom
+    assert "不適合" in dom
+    assert "根拠条項" in dom
     external = [a for _, a in elements for k in ("src", "href") if (a.get(k) or "#")[0] != "#"]
     assert external == [], "the report must be one offline file"
     assert not any(tag in ("link", "img", "iframe", "object") for tag, _ in elements)

@@ -1,0 +1,118 @@
+"""The history store on SQLite and on a throw-away PostgreSQL cluster: migrations agree with
+the tables, and a real run (killed, resumed, run again, diffed, re-evaluated) on each."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from typer.testing import CliRunner
+
+from scan_targets import CA_CERT, CLOSED_PORT, scenario
+from servers.nginx import NginxServer
+from tlsaudit.cli import app
+from tlsaudit.history import open_history
+from tlsaudit.history.tables import Base
+from tlsaudit.render.json import committed_schema
+from tlsaudit.render.schemas import committed
+
+NOW = "2026-11-23T00:00:00+00:00"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    history = open_history(url)
+    with history.engine.begin() as connection:  # a clean schema for every test
+        Base.metadata.drop_all(connection)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    history.close()
+    return url
+
+
+def test_migrations_match_the_tables(db_url: str) -> None:
+    history = open_history(db_url)
+    try:
+        with history.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        history.close()
+    assert differences == []
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1"})
+    return result.exit_code, result.stdout
+
+
+def test_run_kill_resume_diff_reevaluate(nginx: NginxServer, db_url: str, tmp_path: Path) -> None:
+    names = ("good", "tls10", "cbc", "expired", "sha1", "wrongname")
+    targets = [f"localhost:{scenario(n).port}" for n in names]
+    listing = tmp_path / "targets.txt"
+    listing.write_text("# a plain list\n" + "\n".join(targets) + f"\n127.0.0.1:{CLOSED_PORT}\n")
+    common = ["--db", db_url, "--ca-file", str(CA_CERT), "--now", NOW]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tlsaudit", "run", str(listing), "--concurrency", "1", *common],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    history = open_history(db_url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            runs = history.runs()
+            if runs and sum(runs[0].counts.values()) >= 2:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.kill()
+        process.wait()
+        [killed] = history.runs()
+        assert killed.finished_at is None
+        done = history.finished_keys(killed.id)
+        assert 2 <= len(done) < 7
+        code, out = cli("run", str(listing), "--resume", *common)
+        assert code == 1, out
+        [resumed] = history.runs()
+        assert resumed.id == killed.id
+        assert resumed.finished_at is not None
+        assert sum(resumed.counts.values()) == 7
+        assert cli("run", str(listing), "--resume", *common)[0] == 2  # nothing left to resume
+        code, _ = cli("run", str(listing), *common)
+        assert code == 1
+        code, out = cli("diff", "--db", db_url, "--format", "json")
+        document = json.loads(out)
+        jsonschema.validate(document, committed("diff.schema.json"))
+        assert document["new_failures"] == []
+        assert document["verdict_changes"] == []
+        code, out = cli("reevaluate", "--db", db_url, "--profile", "cryptrec-exception",
+                        "--now", NOW, "--format", "json")  # fmt: skip
+        report = json.loads(out)
+        jsonschema.validate(report, committed_schema())
+        verdicts = {t["target"]: t["verdict"] for t in report["targets"]}
+        assert verdicts[targets[1]] == "pass"  # tls10 passes the exception profile
+        assert verdicts[targets[3]] == "fail"  # expired stays expired
+        assert verdicts[f"127.0.0.1:{CLOSED_PORT}"] == "error"
+        assert [r.kind for r in history.runs()] == ["reevaluate", "scan", "scan"]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        history.close()
+
+
+def test_bad_database_url_is_a_usage_error(tmp_path: Path) -> None:
+    code, _ = cli("history", "--db", "mysql://nobody@127.0.0.1/x")
+    assert code == 2
+    code, _ = cli("history", "--db", str(tmp_path / "empty.sqlite3"))
+    assert code == 0
+    code, _ = cli("report", "--db", str(tmp_path / "empty.sqlite3"))
+    assert code == 2
