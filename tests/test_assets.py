@@ -154,3 +154,15 @@ def test_committed_schemas_match_models(name: str) -> None:
     assert committed(name) == json.loads(json.dumps(generated(name))), (
         "run: python -m tlsaudit.render.schemas"
     )
+
+
+def test_atomic_writer_replaces_files_but_not_devices(tmp_path: Path) -> None:
+    from tlsaudit.render.outputs import write_atomic
+
+    target = tmp_path / "metrics.prom"
+    target.write_text("old")
+    write_atomic(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.prom"]
+    write_atomic(Path("/dev/null"), "discarded")
+    assert Path("/dev/null").is_char_device()

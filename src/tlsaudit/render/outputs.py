@@ -51,7 +51,12 @@ def render_as(
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) so that a reader sees the old file or the new one, never a part:
     a temporary file in the same directory, flushed to disk, then renamed over ``path``
-    (what node_exporter's textfile collector asks of writers)."""
+    (what node_exporter's textfile collector asks of writers). A path that exists and is not
+    a regular file (/dev/stdout, a FIFO) is written to as it is, never replaced."""
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
