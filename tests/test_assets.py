@@ -166,3 +166,22 @@ def test_atomic_writer_replaces_files_but_not_devices(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.prom"]
     write_atomic(Path("/dev/null"), "discarded")
     assert Path("/dev/null").is_char_device()
+
+
+def test_grafana_dashboard_charts_metrics_that_exist() -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tlsaudit.models.report import Report
+    from tlsaudit.profiles import load_profile
+    from tlsaudit.render.prometheus import render_prometheus
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    empty = Report.assemble("tlsaudit", load_profile("cryptrec-high").ref, now)
+    emitted = {f.name for f in text_string_to_metric_families(render_prometheus(empty, now))}
+    dashboard = (ROOT / "deploy" / "grafana" / "tlsaudit-dashboard.json").read_text()
+    charted = set(re.findall(r"tlsaudit_[a-z_]+", dashboard))
+    assert charted
+    assert charted <= emitted
