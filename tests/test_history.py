@@ -116,3 +116,22 @@ def test_bad_database_url_is_a_usage_error(tmp_path: Path) -> None:
     assert code == 0
     code, _ = cli("report", "--db", str(tmp_path / "empty.sqlite3"))
     assert code == 2
+
+
+def test_schedule_runs_the_list_at_each_tick(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"127.0.0.1:{CLOSED_PORT}\n")
+    db = tmp_path / "history.sqlite3"
+    code, out = cli("schedule", str(listing), "--every", "1s", "--db", str(db), "--timeout", "1",
+                    "--max-runs", "2")  # fmt: skip
+    assert code == 0, out
+    assert out.count("tlsaudit run exited with 3") == 2
+    history = open_history(str(db))
+    try:
+        runs = history.runs()
+    finally:
+        history.close()
+    assert [r.counts["error"] for r in runs] == [1, 1]
+    assert all(r.finished_at is not None for r in runs)
+    code, out = cli("schedule", str(listing), "--cron", "61 * * * *", "--db", str(db))
+    assert code == 2
