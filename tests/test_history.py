@@ -135,3 +135,28 @@ def test_schedule_runs_the_list_at_each_tick(tmp_path: Path) -> None:
     assert all(r.finished_at is not None for r in runs)
     code, out = cli("schedule", str(listing), "--cron", "61 * * * *", "--db", str(db))
     assert code == 2
+
+
+def test_scan_writes_jsonl_csv_and_prometheus(nginx: NginxServer) -> None:
+    import csv
+    import io
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    base = ["scan", f"localhost:{scenario('tls10').port}", "--ip", "127.0.0.1",
+            "--ca-file", str(CA_CERT)]  # fmt: skip
+    code, out = cli(*base, "--format", "jsonl")
+    assert code == 1
+    [line] = out.splitlines()
+    record = json.loads(line)
+    jsonschema.validate(record, committed("jsonl-record.schema.json"))
+    assert record["target"]["verdict"] == "fail"
+    code, out = cli(*base, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["check_id"] for r in rows if r["status"] == "fail"} >= {"tls.protocol.tls1_0"}
+    code, out = cli(*base, "--format", "prometheus")
+    families = {f.name: f for f in text_string_to_metric_families(out)}
+    [fail] = [
+        s for s in families["tlsaudit_target_verdict"].samples if s.labels["verdict"] == "fail"
+    ]
+    assert fail.value == 1
