@@ -30,6 +30,16 @@ from scan_targets import CA_CERT, SCENARIOS, Scenario  # noqa: E402
 from servers.nginx import NginxServer  # noqa: E402
 
 
+class ManyBlocks(NginxServer):
+    """The test harness's nginx with room for a thousand listening sockets."""
+
+    def write_config(self) -> Path:
+        path = super().write_config()
+        text = path.read_text().replace("worker_connections 256", "worker_connections 8192")
+        path.write_text(text)
+        return path
+
+
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -80,7 +90,7 @@ def main() -> None:
             fleet = blocks(size)
             listing = work / "targets.txt"
             listing.write_text("".join(f"localhost:{b.port}\n" for b in fleet))
-            with NginxServer(fleet, work / "nginx", startup_timeout=60):
+            with ManyBlocks(fleet, work / "nginx", startup_timeout=60):
                 times, peaks, sizes = [], [], []
                 for index in range(runs):
                     db = work / f"history{index}.sqlite3"

@@ -60,8 +60,10 @@ def test_run_kill_resume_diff_reevaluate(nginx: NginxServer, db_url: str, tmp_pa
     listing = tmp_path / "targets.txt"
     listing.write_text("# a plain list\n" + "\n".join(targets) + f"\n127.0.0.1:{CLOSED_PORT}\n")
     common = ["--db", db_url, "--ca-file", str(CA_CERT), "--now", NOW]
+    command = [sys.executable, "-m", "tlsaudit", "run", str(listing), "--concurrency", "1",
+               "--recycle-after", "3", *common]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "tlsaudit", "run", str(listing), "--concurrency", "1", *common],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -80,14 +82,14 @@ def test_run_kill_resume_diff_reevaluate(nginx: NginxServer, db_url: str, tmp_pa
         assert killed.finished_at is None
         done = history.finished_keys(killed.id)
         assert 2 <= len(done) < 7
-        code, out = cli("run", str(listing), "--resume", *common)
+        code, out = cli("run", str(listing), "--resume", "--recycle-after", "3", *common)
         assert code == 1, out
         [resumed] = history.runs()
         assert resumed.id == killed.id
         assert resumed.finished_at is not None
         assert sum(resumed.counts.values()) == 7
         assert cli("run", str(listing), "--resume", *common)[0] == 2  # nothing left to resume
-        code, _ = cli("run", str(listing), *common)
+        code, _ = cli("run", str(listing), "--recycle-after", "2", *common)  # 4 worker processes
         assert code == 1
         code, out = cli("diff", "--db", db_url, "--format", "json")
         document = json.loads(out)
@@ -160,3 +162,53 @@ def test_scan_writes_jsonl_csv_and_prometheus(nginx: NginxServer) -> None:
         s for s in families["tlsaudit_target_verdict"].samples if s.labels["verdict"] == "fail"
     ]
     assert fail.value == 1
+
+
+def test_interrupt_stores_the_scans_under_way(nginx: NginxServer, tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM stop a run after storing what is running: exit 130."""
+    import signal
+
+    names = ("good", "tls10", "cbc", "expired", "sha1", "wrongname", "rsa1024", "selfsigned")
+    listing = tmp_path / "targets.txt"
+    listing.write_text("\n".join(f"localhost:{scenario(n).port}" for n in names) + "\n")
+    db = tmp_path / "history.sqlite3"
+    common = ["--db", str(db), "--ca-file", str(CA_CERT), "--now", NOW]
+    for number, stop in enumerate((signal.SIGINT, signal.SIGTERM), start=1):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tlsaudit", "run", str(listing), "--concurrency", "2", *common],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if db.exists():
+                history = open_history(str(db))
+                stored = len(history.finished_keys(number)) if history.runs() else 0
+                history.close()
+                if stored >= 1:
+                    break
+            time.sleep(0.05)
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert f"Run #{number} interrupted" in err
+        assert f"tlsaudit run {listing} --resume" in err
+    history = open_history(str(db))
+    try:
+        runs = history.runs()
+        assert [r.finished_at for r in runs] == [None, None]
+        assert all(0 < sum(r.counts.values()) < len(names) for r in runs)
+    finally:
+        history.close()
+    code, _ = cli("run", str(listing), "--resume", *common)
+    assert code == 1
+
+
+def test_output_folder_is_checked_before_scanning(tmp_path: Path) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"127.0.0.1:{CLOSED_PORT}\n")
+    db = tmp_path / "history.sqlite3"
+    code, _ = cli("run", str(listing), "--db", str(db), "-o", str(tmp_path / "no" / "x.json"))
+    assert code == 2
+    assert not db.exists()

@@ -10,18 +10,27 @@ turns it into a display.
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import multiprocessing.process
+import queue
+import signal
+import sys
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any, Protocol
 
 from tlsaudit.assets import AssetList, Entry
 from tlsaudit.engine import TOOL, Defaults, Profiles, Result, judge, scan_entry
+from tlsaudit.engine import failed as engine_failed
 from tlsaudit.errors import InputError
-from tlsaudit.history import History, RunSummary, Stored
+from tlsaudit.history import History, RunSummary, Stored, open_history
+from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import DomainReport, Report, RunRef, TargetReport, combine
 
 
@@ -33,6 +42,11 @@ class BatchOptions:
     """Entries of one host scanned at once (each opens up to 5 TLS connections)."""
     now: datetime | None = None
     """Evaluation time; None = the clock when each entry is judged."""
+    recycle_after: int = 200
+    """Scan at most this many entries per worker process, then start a fresh one (the TLS
+    engine's native memory grows by about 1 MB per endpoint and is only returned when its
+    process ends); 0 = scan everything in this process. A batch no larger than this is
+    scanned in this process."""
 
 
 class Observer(Protocol):
@@ -40,9 +54,13 @@ class Observer(Protocol):
 
     def started(self, run_id: int, total: int, done: int) -> None: ...
 
-    def finished(self, entry: Entry, result: Result) -> None: ...
+    def finished(self, entry: Entry, verdict: Verdict) -> None: ...
 
     def interrupted(self, running: int) -> None: ...
+
+
+INTERRUPTED = 130
+"""Exit status of a run, or a worker process, stopped by an interrupt."""
 
 
 class Interrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -113,6 +131,24 @@ def run_batch(
         finished = set()
     pending = [e for e in assets.entries if e.key not in finished]
     observer.started(run_id, len(assets.entries), len(assets.entries) - len(pending))
+    if options.recycle_after and len(pending) > options.recycle_after:
+        _in_workers(pending, history, defaults, options, observer, run_id)
+    else:
+        _scan_here(pending, history, defaults, profiles, options, observer, run_id)
+    history.finish_run(run_id)
+    return run_id
+
+
+def _scan_here(
+    pending: list[Entry],
+    history: History,
+    defaults: Defaults,
+    profiles: Profiles,
+    options: BatchOptions,
+    observer: Observer,
+    run_id: int,
+) -> None:
+    """Scan in this process's thread pool; store each result from this thread."""
 
     def work(entry: Entry) -> tuple[Result, datetime, datetime]:
         started = datetime.now(UTC)
@@ -125,11 +161,141 @@ def run_batch(
         history.record(
             run_id, entry.key, entry.kind, profile_id, result, started, ended, entry.settings.tags
         )
-        observer.finished(entry, result)
+        observer.finished(entry, result.verdict)
 
     _schedule(pending, work, store, options, observer, run_id)
-    history.finish_run(run_id)
-    return run_id
+
+
+class _QueueObserver:
+    """A worker process's events, sent to the parent."""
+
+    def __init__(self, events: Queue[tuple[str, str, str]]) -> None:
+        self.events = events
+
+    def started(self, run_id: int, total: int, done: int) -> None:
+        pass
+
+    def finished(self, entry: Entry, verdict: Verdict) -> None:
+        self.events.put(("finished", entry.key, verdict.value))
+
+    def interrupted(self, running: int) -> None:
+        self.events.put(("interrupted", str(running), ""))
+
+
+def _worker(
+    url: str,
+    run_id: int,
+    chunk: list[Entry],
+    defaults: Defaults,
+    options: BatchOptions,
+    events: Queue[tuple[str, str, str]],
+) -> None:
+    """A worker process: scan ``chunk`` into run ``run_id``. It ignores SIGINT (the parent
+    decides) and stops on SIGTERM, storing the scans under way; it gets SIGTERM when the
+    parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    _die_with_parent()
+    with open_history(url) as history:
+        try:
+            _scan_here(
+                chunk, history, defaults, Profiles(), options, _QueueObserver(events), run_id
+            )
+        except Interrupted:
+            sys.exit(INTERRUPTED)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+
+
+def _in_workers(
+    pending: list[Entry],
+    history: History,
+    defaults: Defaults,
+    options: BatchOptions,
+    observer: Observer,
+    run_id: int,
+) -> None:
+    """Scan ``recycle_after`` entries per worker process, one process after the other.
+
+    A worker that dies (a crash in the TLS engine, the OOM killer) loses nothing stored; its
+    unfinished entries go to the next worker, and when a worker dies without storing
+    anything its unfinished entries become error rows: the batch always completes."""
+    context = multiprocessing.get_context("spawn")
+    by_key = {e.key: e for e in pending}
+    left = list(pending)
+    while left:
+        chunk, left = left[: options.recycle_after], left[options.recycle_after :]
+        events: Queue[tuple[str, str, str]] = context.Queue()
+        process = context.Process(
+            target=_worker, args=(history.url, run_id, chunk, defaults, options, events)
+        )
+        process.start()
+        code = _follow(process, events, observer, by_key, run_id)
+        finished = history.finished_keys(run_id)
+        unfinished = [e for e in chunk if e.key not in finished]
+        if code == INTERRUPTED:
+            raise Interrupted(run_id, abandoned=False)
+        if not unfinished:
+            continue
+        if len(unfinished) < len(chunk):
+            left = unfinished + left  # progress was made: another worker tries the rest
+            continue
+        now = datetime.now(UTC)
+        for entry in unfinished:
+            reason = f"the scanning process died (exit status {code}) while scanning this"
+            result = engine_failed(entry, reason)
+            profile_id = entry.settings.profile or defaults.profile
+            history.record(run_id, entry.key, entry.kind, profile_id, result, now, now,
+                           entry.settings.tags)  # fmt: skip
+            observer.finished(entry, result.verdict)
+
+
+def _follow(
+    process: multiprocessing.process.BaseProcess,
+    events: Queue[tuple[str, str, str]],
+    observer: Observer,
+    by_key: dict[str, Entry],
+    run_id: int,
+) -> int:
+    """Relay a worker's events to the observer until it exits; return its exit status.
+    An interrupt here asks the worker to store what is running (SIGTERM); a second one
+    kills it."""
+
+    def relay(block: bool) -> None:
+        try:
+            kind, first, second = events.get(timeout=0.2) if block else events.get_nowait()
+        except queue.Empty:
+            return
+        if kind == "finished":
+            observer.finished(by_key[first], Verdict(second))
+        else:
+            observer.interrupted(int(first))
+
+    try:
+        while process.is_alive():
+            relay(block=True)
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            while process.is_alive():
+                relay(block=True)
+        except KeyboardInterrupt:
+            process.kill()
+            raise Interrupted(run_id, abandoned=True) from None
+    process.join()
+    while not events.empty():
+        relay(block=False)
+    return process.exitcode if process.exitcode is not None else -1
 
 
 def _schedule(

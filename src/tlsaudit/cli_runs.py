@@ -34,7 +34,14 @@ from rich.progress import (
 
 from tlsaudit import batch
 from tlsaudit.assets import AssetFileError, AssetList, Entry, load_assets
-from tlsaudit.batch import BatchOptions, Interrupted, defaults_from, run_batch, run_report
+from tlsaudit.batch import (
+    INTERRUPTED,
+    BatchOptions,
+    Interrupted,
+    defaults_from,
+    run_batch,
+    run_report,
+)
 from tlsaudit.cli import (
     CaFileOption,
     ProfileOption,
@@ -44,7 +51,7 @@ from tlsaudit.cli import (
     terminal_console,
 )
 from tlsaudit.diff import diff_runs
-from tlsaudit.engine import Defaults, Result, exit_code
+from tlsaudit.engine import Defaults, exit_code
 from tlsaudit.errors import TlsauditError
 from tlsaudit.history import History, HistoryDocument, RunSummary, open_history
 from tlsaudit.inventory import parse_resolver
@@ -53,8 +60,6 @@ from tlsaudit.models.report import Report
 from tlsaudit.profiles import DEFAULT_PROFILE, load_profile
 from tlsaudit.render.outputs import FileFormat, render_as, write_atomic
 from tlsaudit.render.runs import render_diff, render_history, render_summary, render_target_history
-
-INTERRUPTED = 130
 
 
 class RunFormat(StrEnum):
@@ -227,8 +232,8 @@ class _BatchProgress:
                 f"Run #{run_id}", total=total, completed=done, tally=self._tally()
             )
 
-    def finished(self, entry: Entry, result: Result) -> None:
-        self.counts[result.verdict] += 1
+    def finished(self, entry: Entry, verdict: Verdict) -> None:
+        self.counts[verdict] += 1
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, advance=1, tally=self._tally())
 
@@ -253,6 +258,15 @@ def run(
     per_host: Annotated[
         int, typer.Option("--per-host", min=1, help="Entries of one host scanned at once.")
     ] = 2,
+    recycle_after: Annotated[
+        int,
+        typer.Option(
+            "--recycle-after",
+            min=0,
+            help="Entries per worker process before a fresh one (bounds memory); "
+            "0 = all in this process.",
+        ),
+    ] = 200,
     db: DbOption = None,
     output_format: RunFormatOption = RunFormat.TERMINAL,
     output: OutputOption = None,
@@ -267,6 +281,7 @@ def run(
     now: NowOption = None,
 ) -> None:
     """Audit every entry of an asset list, store each result as it finishes, print a summary."""
+    _writable(output)
     loaded = _load(assets)
     if loaded.errors:
         _refuse(list(loaded.errors))
@@ -285,7 +300,7 @@ def run(
             if previous is None:
                 fatal(f"{loaded.source}: no interrupted run of this list to resume")
             defaults = defaults_from(store.settings(previous.id))
-        options = BatchOptions(concurrency=concurrency, per_host=per_host, now=pinned)
+        options = BatchOptions(concurrency, per_host, pinned, recycle_after)
         signal.signal(signal.SIGTERM, _terminate)
         try:
             with _BatchProgress() as progress:
@@ -298,6 +313,12 @@ def run(
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         summary = store.run(run_id)
         _finish(store, summary, output_format, output, lang, expiry_days, bom, pinned)
+
+
+def _writable(output: Path | None) -> None:
+    """Refuse an --output in a missing folder before scanning, not after."""
+    if output is not None and not output.parent.is_dir():
+        fatal(f"--output {output}: folder {output.parent} does not exist")
 
 
 def _interrupted(store: History, stop: Interrupted, loaded: AssetList) -> NoReturn:
@@ -438,6 +459,7 @@ def reevaluate(
     now: NowOption = None,
 ) -> None:  # fmt: skip
     """Judge a run's stored facts again (no network); stored as a new run."""
+    _writable(output)
     pinned = _now(now)
     with _open(db) as store:
         try:

@@ -36,6 +36,7 @@ __all__ = [
     "Result",
     "check_domain",
     "exit_code",
+    "failed",
     "judge",
     "scan_entry",
 ]
@@ -83,7 +84,7 @@ def scan_entry(
     """Scan and judge one entry; never raises (a failure is an error result)."""
     settings = entry.settings
     if entry.error is not None:
-        return _failed(entry, entry.error)
+        return failed(entry, entry.error)
     try:
         profile = profiles.get(settings.profile or defaults.profile)
         resolver_text = settings.resolver or defaults.resolver
@@ -106,12 +107,13 @@ def scan_entry(
         report = audit([entry.target], profile, options=scan, now=now, parse=parse)
         return report.targets[0]
     except TlsauditError as exc:
-        return _failed(entry, str(exc))
+        return failed(entry, str(exc))
     except Exception as exc:  # a hostile target must not stop the batch: record why
-        return _failed(entry, f"internal error: {type(exc).__name__}: {exc}")
+        return failed(entry, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _failed(entry: Entry, reason: str) -> Result:
+def failed(entry: Entry, reason: str) -> Result:
+    """The error result of an entry that could not be scanned."""
     if entry.kind == "domain":
         return DomainReport.failed(entry.target, reason)
     return TargetReport.failed(entry.target, reason)

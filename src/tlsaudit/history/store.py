@@ -22,7 +22,7 @@ from alembic.config import Config
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tlsaudit.errors import TlsauditError
@@ -127,8 +127,10 @@ class Stored:
 class History:
     """One database: open with :func:`open_history` and close when done."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
+        self.url = url
+        """As given (a path, sqlite:///, postgresql://): worker processes open it again."""
 
     # --- runs ------------------------------------------------------------------------
 
@@ -181,8 +183,11 @@ class History:
         started: datetime,
         finished: datetime,
         tags: dict[str, str],
-    ) -> None:
-        """Store one finished entry (its own transaction: a kill after this keeps it)."""
+    ) -> bool:
+        """Store one finished entry (its own transaction: a kill after this keeps it).
+
+        False when the run holds the entry already (another process stored it first, e.g.
+        a worker that was still storing when ``--resume`` started): the first one stays."""
         findings = list(report.findings)
         if isinstance(report, TargetReport):
             findings += [f for e in report.endpoints for f in e.findings]
@@ -203,7 +208,12 @@ class History:
         )
         with self._session() as session:
             session.add(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        return True
 
     def run(self, run_id: int | None = None, *, finished_only: bool = False) -> RunSummary:
         """A run by id, or the newest (finished, when asked)."""
@@ -380,7 +390,7 @@ def open_history(url: str | None = None) -> History:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise HistoryError(f"history database {parsed.render_as_string()}: {_short(exc)}") from exc
-    return History(engine)
+    return History(engine, text)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
