@@ -212,3 +212,43 @@ def test_output_folder_is_checked_before_scanning(tmp_path: Path) -> None:
     code, _ = cli("run", str(listing), "--db", str(db), "-o", str(tmp_path / "no" / "x.json"))
     assert code == 2
     assert not db.exists()
+
+
+def test_a_dead_worker_process_loses_nothing(nginx: NginxServer, tmp_path: Path) -> None:
+    """SIGKILL the worker process midway: the parent hands its unfinished entries to the
+    next worker and the run completes with every entry stored once."""
+    import os
+    import signal
+
+    names = ("good", "tls10", "cbc", "expired", "sha1", "wrongname", "rsa1024")
+    listing = tmp_path / "targets.txt"
+    listing.write_text("\n".join(f"localhost:{scenario(n).port}" for n in names) + "\n")
+    db = tmp_path / "history.sqlite3"
+    command = [sys.executable, "-m", "tlsaudit", "run", str(listing), "--db", str(db),
+               "--ca-file", str(CA_CERT), "--now", NOW, "--concurrency", "1",
+               "--recycle-after", "5"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and time.monotonic() < deadline and process.poll() is None:
+        if db.exists():
+            history = open_history(str(db))
+            stored = len(history.finished_keys(1)) if history.runs() else 0
+            history.close()
+            pids = children.read_text().split() if stored >= 1 else []
+            workers = [int(p) for p in pids  # not multiprocessing's resource tracker
+                       if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+        time.sleep(0.05)
+    assert killed, "no worker process to kill"
+    assert process.wait(timeout=120) == 1
+    history = open_history(str(db))
+    try:
+        [run] = history.runs()
+        assert run.finished_at is not None
+        assert sum(run.counts.values()) == len(names)
+    finally:
+        history.close()
