@@ -104,7 +104,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     print(f"{'endpoints':>9} {'runs':>4} {'wall s':>8} {'s/endpoint':>10} "
-          f"{'largest process MiB':>19} {'process tree MiB':>16} {'DB KiB/1000 targets':>19}")  # fmt: skip
+          f"{'largest process MiB':>19} {'process tree MiB':>16} "
+          f"{'DB KiB/1000 targets':>19}")  # fmt: skip
     for size, runs in zip(args.sizes, args.runs, strict=True):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)

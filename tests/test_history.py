@@ -252,3 +252,17 @@ def test_a_dead_worker_process_loses_nothing(nginx: NginxServer, tmp_path: Path)
         assert sum(run.counts.values()) == len(names)
     finally:
         history.close()
+
+
+def test_processes_opening_a_new_database_at_once(db_url: str) -> None:
+    """A run, its workers and a `history` may create the schema at the same moment."""
+    code = (
+        "import sys; from tlsaudit.history import open_history; "
+        "h = open_history(sys.argv[1]); h.runs(); h.close()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    outcomes = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in processes]
+    assert outcomes == [(0, "")] * 6
