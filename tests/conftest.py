@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +52,20 @@ def pqc() -> Iterator[PqcServer]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 (skipped only when not installed)."""
+    from servers.postgres import PostgresCluster, find_bin
+
+    if find_bin() is None:
+        pytest.skip("PostgreSQL binaries missing: apt-get install postgresql (see .ci/run)")
+    # Not under pytest's 0700 base directory: the cluster's owner (postgres) must enter it.
+    workdir = Path(tempfile.mkdtemp(prefix="tlsaudit-pg-"))
+    workdir.chmod(0o755)
+    try:
+        with PostgresCluster(workdir) as cluster:
+            yield cluster.url
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -17,7 +17,8 @@ from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.orchestrate import audit, audit_domains, exit_code
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
-from tlsaudit.render.json import render_json, render_schema
+from tlsaudit.render.json import render_schema
+from tlsaudit.render.outputs import FileFormat, render_as, write_atomic
 from tlsaudit.render.terminal import render_terminal
 from tlsaudit.scan.dns import DnsOptions
 from tlsaudit.scan.mail import MailOptions
@@ -42,6 +43,9 @@ app.add_typer(profiles_app, name="profiles")
 class OutputFormat(StrEnum):
     TERMINAL = "terminal"
     JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+    PROMETHEUS = "prometheus"
 
 
 class Lang(StrEnum):
@@ -161,8 +165,9 @@ class scanning_status:  # noqa: N801 - used as a context manager, reads like one
 
 def emit(report: Report, output_format: OutputFormat, output: Path | None, lang: Lang) -> None:
     """Write the report to stdout or to --output."""
-    if output_format is OutputFormat.JSON:
-        text = render_json(report)
+    if output_format is not OutputFormat.TERMINAL:
+        fmt = FileFormat(output_format.value)
+        text = render_as(report, fmt, lang=lang.value, now=report.finished_at)
         if output is None:
             sys.stdout.write(text)
         else:
@@ -182,7 +187,7 @@ def terminal_console() -> Console:
 
 def write_file(path: Path, text: str) -> None:
     try:
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
     except OSError as exc:
         fatal(f"{path}: cannot write: {exc.strerror}", code=3)
 
@@ -296,6 +301,11 @@ def load_or_exit(profile: str) -> Profile:
         return load_profile(profile)
     except TlsauditError as exc:
         fatal(str(exc))
+
+
+from tlsaudit.cli_runs import register  # noqa: E402 - the asset-run commands need the above
+
+register(app)
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ from tlsaudit.models.facts import Endpoint, Model, TlsFacts
 from tlsaudit.models.findings import Finding, Verdict, verdict_of
 from tlsaudit.models.mail import MailFacts
 
-SCHEMA_VERSION = "1.2"
-"""1.0: TLS targets. 1.1: adds `domains` (tlsaudit domain: mail and DNS)."""
+SCHEMA_VERSION = "1.3"
+"""1.0: TLS targets. 1.1: adds `domains` (tlsaudit domain: mail and DNS). 1.3: adds `run`,
+and `tags` and `duration_seconds` per target and domain (asset runs)."""
 
 
 class ProfileRef(Model):
@@ -50,6 +51,8 @@ class TargetReport(Model):
         default_factory=list,
         description="Target-level findings, e.g. differences between the addresses of one name.",
     )
+    tags: dict[str, str] = Field(default_factory=dict, description="Asset-file tags (runs).")
+    duration_seconds: float | None = Field(default=None, description="Wall time of the scan.")
 
     @classmethod
     def build(
@@ -109,6 +112,8 @@ class DomainReport(Model):
     mail: MailFacts | None = None
     dns: DnsFacts | None = None
     findings: list[Finding] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict, description="Asset-file tags (runs).")
+    duration_seconds: float | None = Field(default=None, description="Wall time of the audit.")
 
     @classmethod
     def build(
@@ -134,6 +139,16 @@ class DomainReport(Model):
         return cls(domain=domain, verdict=Verdict.ERROR, error=error)
 
 
+class RunRef(Model):
+    """The stored run a report was read from (`tlsaudit run`, `report`, `reevaluate`)."""
+
+    id: int
+    kind: str = Field(description="scan, or reevaluate (stored facts judged again).")
+    source: str | None = Field(default=None, description="Asset file or list, '-' = stdin.")
+    source_sha256: str | None = None
+    complete: bool = Field(description="False while a run is unfinished or was interrupted.")
+
+
 class Report(Model):
     schema_version: str = SCHEMA_VERSION
     tool: str = Field(description="tlsaudit and its version.")
@@ -143,6 +158,7 @@ class Report(Model):
     verdict: Verdict
     targets: list[TargetReport] = Field(default_factory=list, description="tlsaudit scan")
     domains: list[DomainReport] = Field(default_factory=list, description="tlsaudit domain")
+    run: RunRef | None = Field(default=None, description="The stored run (asset runs).")
 
     @property
     def verdicts(self) -> list[Verdict]:
