@@ -62,9 +62,11 @@ def test_non_compliant_server_exit_1_with_clause_and_fix(nginx: NginxServer) -> 
     code, out, _ = run(*scan_args("tls10"))
     assert code == 1
     assert "NOT COMPLIANT" in out
-    line = next(li for li in out.splitlines() if li.startswith("  FAIL    tls.protocol.tls1_0"))
-    assert "GL-3001" in line
-    assert "ssl_protocols" in line
+    # Problems are grouped by the fix: the check, its clause and the directive in one group.
+    group = out[out.index("[tls.protocol.tls1_0]") :].split("\n\n")[0]
+    assert "GL-3001 第4章" in out
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in out
+    assert "[tls.protocol.tls1_0]" in group
 
 
 def test_japanese_report(nginx: NginxServer) -> None:

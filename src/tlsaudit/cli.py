@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -17,9 +18,10 @@ from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.orchestrate import audit, audit_domains, exit_code
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
+from tlsaudit.render.i18n import default_lang
 from tlsaudit.render.json import render_schema
 from tlsaudit.render.outputs import FileFormat, render_as, write_atomic
-from tlsaudit.render.terminal import render_terminal
+from tlsaudit.render.terminal import render_terminal, report_console
 from tlsaudit.scan.dns import DnsOptions
 from tlsaudit.scan.mail import MailOptions
 from tlsaudit.scan.options import ScanOptions
@@ -65,7 +67,16 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Repo
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
 ]
-LangOption = Annotated[Lang, typer.Option("--lang", help="Language of the terminal report.")]
+LangOption = Annotated[
+    Lang | None,
+    typer.Option(
+        "--lang", help="Report language (default: the locale's; LANG=ja_JP.UTF-8 gives ja)."
+    ),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Full tables: every finding, passing ones too.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="The verdict line only.")]
 CaFileOption = Annotated[
     Path | None,
     typer.Option("--ca-file", help="Extra trust anchors (PEM), e.g. a private CA.", exists=True),
@@ -81,7 +92,7 @@ ResolverOption = Annotated[
 
 def fatal(message: str, code: int = 2) -> NoReturn:
     Console(stderr=True, soft_wrap=True).print(
-        f"tlsaudit: error: {message}", style="bold red", highlight=False
+        f"tlsaudit: error: {message}", style="bold red", highlight=False, markup=False
     )
     raise typer.Exit(code)
 
@@ -99,7 +110,7 @@ def scan(
     profile: ProfileOption = DEFAULT_PROFILE,
     output_format: FormatOption = OutputFormat.TERMINAL,
     output: OutputOption = None,
-    lang: LangOption = Lang.EN,
+    lang: LangOption = None,
     sni: Annotated[
         str | None, typer.Option("--sni", help="Server name to send (and check) instead.")
     ] = None,
@@ -112,6 +123,8 @@ def scan(
     ] = None,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
     resolver: Annotated[
         str | None,
         typer.Option(
@@ -135,7 +148,7 @@ def scan(
             report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
     except TlsauditError as exc:  # e.g. a --ca-file that holds no certificate
         fatal(str(exc))
-    emit(report, output_format, output, lang)
+    emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
     raise typer.Exit(exit_code(report))
 
 
@@ -163,26 +176,42 @@ class scanning_status:  # noqa: N801 - used as a context manager, reads like one
             self.status.update(f"{self.label}: {self.done} endpoint(s) done")
 
 
-def emit(report: Report, output_format: OutputFormat, output: Path | None, lang: Lang) -> None:
-    """Write the report to stdout or to --output."""
+def language(lang: Lang | None) -> str:
+    """The report language: ``--lang``, else the locale's."""
+    return lang.value if lang is not None else default_lang()
+
+
+def emit(
+    report: Report,
+    output_format: OutputFormat,
+    output: Path | None,
+    lang: Lang | None,
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Write the report to stdout, or to --output (the terminal then shows the verdict)."""
+    chosen = language(lang)
     if output_format is not OutputFormat.TERMINAL:
-        fmt = FileFormat(output_format.value)
-        text = render_as(report, fmt, lang=lang.value, now=report.finished_at)
+        text = render_as(
+            report, FileFormat(output_format.value), lang=chosen, now=report.finished_at
+        )
         if output is None:
             sys.stdout.write(text)
-        else:
-            write_file(output, text)
+            return
+        write_file(output, text)
+    elif output is None:
+        render_terminal(report, report_console(), chosen, verbose=verbose, quiet=quiet)
         return
-    if output is None:
-        render_terminal(report, terminal_console(), lang.value)
-        return
-    with output.open("w", encoding="utf-8") as fh:
-        render_terminal(report, Console(file=fh, width=140, no_color=True), lang.value)
+    else:
+        buffer = io.StringIO()
+        render_terminal(report, report_console(buffer, color=False), chosen, verbose=verbose)
+        write_file(output, buffer.getvalue())
+    render_terminal(report, report_console(), chosen, quiet=True)
 
 
 def terminal_console() -> Console:
-    console = Console()
-    return console if console.is_terminal else Console(width=max(console.width, 140))
+    return report_console()
 
 
 def write_file(path: Path, text: str) -> None:
@@ -200,7 +229,7 @@ def domain(
     profile: ProfileOption = DEFAULT_PROFILE,
     output_format: FormatOption = OutputFormat.TERMINAL,
     output: OutputOption = None,
-    lang: LangOption = Lang.EN,
+    lang: LangOption = None,
     dkim_selector: Annotated[
         list[str] | None,
         typer.Option("--dkim-selector", help="DKIM selector to check (repeatable); common "
@@ -226,6 +255,8 @@ def domain(
     ] = False,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:  # fmt: skip
     """Audit mail domains: SPF, DKIM, DMARC, MX STARTTLS, MTA-STS, DANE, relay, and DNS."""
     try:
@@ -251,19 +282,19 @@ def domain(
             )
     except TlsauditError as exc:
         fatal(str(exc))
-    emit(report, output_format, output, lang)
+    emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
     raise typer.Exit(exit_code(report))
 
 
 @app.command()
 def demo(
-    lang: LangOption = Lang.EN,
+    lang: LangOption = None,
     output_format: FormatOption = OutputFormat.TERMINAL,
 ) -> None:
     """Start throw-away local TLS servers (one compliant, one not) and audit them (offline)."""
     from tlsaudit.demo import run_demo
 
-    report = run_demo()
+    report = run_demo(language(lang))
     emit(report, output_format, None, lang)
     as_designed = [t.verdict for t in report.targets] == [Verdict.PASS, Verdict.FAIL]
     raise typer.Exit(0 if as_designed else 3)
@@ -288,12 +319,12 @@ def profiles_list() -> None:
 @profiles_app.command("show")
 def profiles_show(
     profile: Annotated[str, typer.Argument(help="Profile id or path to a TOML profile.")],
-    lang: LangOption = Lang.EN,
+    lang: LangOption = None,
 ) -> None:
     """Show every rule of a profile: level, parameters, citations."""
     from tlsaudit.render.profile import render_profile
 
-    render_profile(load_or_exit(profile), terminal_console(), lang.value)
+    render_profile(load_or_exit(profile), terminal_console(), language(lang))
 
 
 def load_or_exit(profile: str) -> Profile:

@@ -7,7 +7,6 @@ map the run's verdict to the exit code (as ``scan``: 0, 1, 2, 3; 130 when interr
 from __future__ import annotations
 
 import contextlib
-import locale
 import os
 import re
 import signal
@@ -44,10 +43,13 @@ from tlsaudit.batch import (
 )
 from tlsaudit.cli import (
     CaFileOption,
+    Lang,
+    LangOption,
     ProfileOption,
     ResolverOption,
     TimeoutOption,
     fatal,
+    language,
     terminal_console,
 )
 from tlsaudit.diff import diff_runs
@@ -76,11 +78,6 @@ class ListFormat(StrEnum):
     JSON = "json"
 
 
-class RunLang(StrEnum):
-    EN = "en"
-    JA = "ja"
-
-
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -94,10 +91,6 @@ DbOption = Annotated[
 RunFormatOption = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the output to this file (atomically).")
-]
-LangOption = Annotated[
-    RunLang | None,
-    typer.Option("--lang", help="Language of the summary and reports (default: the locale's)."),
 ]
 BomOption = Annotated[
     bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte order mark (Excel).")
@@ -134,17 +127,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(assets_app, name="assets")
     for command in (run, history, diff, reevaluate, report, schedule):
         app.command()(command)
-
-
-def _lang(lang: RunLang | None) -> str:
-    if lang is not None:
-        return lang.value
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    code = locale.getlocale()[0] or ""
-    return "ja" if code.lower().startswith("ja") else "en"
 
 
 def _now(text: str | None) -> datetime | None:
@@ -340,22 +322,22 @@ def _finish(
     summary: RunSummary,
     output_format: RunFormat,
     output: Path | None,
-    lang: RunLang | None,
+    lang: Lang | None,
     expiry_days: int,
     bom: bool,
     pinned: datetime | None,
 ) -> NoReturn:
     """Write the run in the asked format and the summary; exit with the run's code."""
     report = run_report(store, summary)
-    language = _lang(lang)
+    chosen = language(lang)
     moment = pinned or summary.evaluated_at or report.finished_at
     data_on_stdout = output_format is not RunFormat.TERMINAL and output is None
     if output_format is not RunFormat.TERMINAL:
         _write(store, report, summary, FileFormat(output_format.value), output,
-               language, moment, bom, expiry_days)  # fmt: skip
+               chosen, moment, bom, expiry_days)  # fmt: skip
     console = Console(stderr=True) if data_on_stdout else terminal_console()
     if not data_on_stdout or console.is_terminal:
-        render_summary(report, console, language, moment, expiry_days)
+        render_summary(report, console, chosen, moment, expiry_days)
     raise typer.Exit(exit_code(report))
 
 
@@ -494,7 +476,7 @@ def report(
         except TlsauditError as exc:
             fatal(str(exc))
         moment = pinned or summary.evaluated_at or stored.finished_at
-        _write(store, stored, summary, output_format, output, _lang(lang), moment, bom,
+        _write(store, stored, summary, output_format, output, language(lang), moment, bom,
                expiry_days)  # fmt: skip
 
 

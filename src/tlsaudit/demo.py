@@ -28,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tlsaudit.inventory import Target
 from tlsaudit.models.report import Report
 from tlsaudit.orchestrate import audit
+from tlsaudit.render.i18n import msg
 from tlsaudit.scan.options import ScanOptions
 
 HTTP_RESPONSE = (
@@ -42,10 +43,11 @@ class DemoServer:
     context: ssl.SSLContext
 
 
-def run_demo() -> Report:
-    """Start the servers, audit them under the default profile, stop them."""
+def run_demo(lang: str = "en") -> Report:
+    """Start the servers, audit them under the default profile, stop them; the servers are
+    named in ``lang``."""
     with tempfile.TemporaryDirectory(prefix="tlsaudit-demo-") as tmp:
-        ca_file, servers = _make_servers(Path(tmp))
+        ca_file, servers = _make_servers(Path(tmp), lang)
         with serving(servers) as ports:
             targets = [
                 Target(
@@ -56,7 +58,7 @@ def run_demo() -> Report:
             return audit(targets, options=ScanOptions(ca_file=ca_file, timeout=3.0))
 
 
-def _make_servers(tmp: Path) -> tuple[Path, list[DemoServer]]:
+def _make_servers(tmp: Path, lang: str = "en") -> tuple[Path, list[DemoServer]]:
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca = _certificate("tlsaudit demo CA", ca_key, ca_key.public_key(), None, ca=True)
     ca_file = tmp / "ca.pem"
@@ -79,8 +81,8 @@ def _make_servers(tmp: Path) -> tuple[Path, list[DemoServer]]:
     bad.maximum_version = ssl.TLSVersion.TLSv1_2
     bad.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0")
     return ca_file, [
-        DemoServer("compliant demo server", good),
-        DemoServer("non-compliant demo server", bad),
+        DemoServer(msg("ui.demo_good", lang), good),
+        DemoServer(msg("ui.demo_bad", lang), bad),
     ]
 
 
