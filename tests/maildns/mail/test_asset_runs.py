@@ -169,9 +169,12 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 def stored_rows(db: Path, run: int) -> dict[str, tuple[int, str]]:
     with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT entry_key, id, finished_at FROM results WHERE run_id = ?", (run,)
-        ).fetchall()
+        try:
+            rows = connection.execute(
+                "SELECT entry_key, id, finished_at FROM results WHERE run_id = ?", (run,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # the run is still creating the schema
+            return {}
     return {key: (row_id, finished) for key, row_id, finished in rows}
 
 
