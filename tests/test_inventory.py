@@ -27,7 +27,7 @@ from tlsaudit.inventory import Target, parse_resolver, parse_target, resolve
         ("ldap://dir.example.jp", "dir.example.jp", 389, "ldap"),
         ("xmpp://chat.example.jp", "chat.example.jp", 5222, "xmpp"),
         ("postgres://db.example.jp", "db.example.jp", 5432, "postgres"),
-        ("日本語.jp", "日本語.jp", 443, None),
+        ("日本語.jp", "xn--wgv71a119e.jp", 443, None),
     ],
 )
 def test_parse_target(raw: str, host: str, port: int, starttls: str | None) -> None:
@@ -46,9 +46,9 @@ def test_starttls_option_applies_to_plain_targets() -> None:
         ("", {}, "not a target"),
         ("two words", {}, "not a target"),
         ("gopher://host", {}, "unknown scheme 'gopher'"),
-        ("host:99999", {}, "Port out of range"),
-        ("host:0", {}, "port must be between 1 and 65535"),
-        ("host:abc", {}, "Port could not be cast"),
+        ("host:99999", {}, "port out of range 1-65535"),
+        ("host:0", {}, "port out of range 1-65535"),
+        ("host:abc", {}, "port 'abc' is not a decimal number"),
         ("bad_host!:443", {}, "not a valid host name"),
         ("-leading.example", {}, "not a valid host name"),
         ("user@host", {}, "user information"),

@@ -8,6 +8,7 @@ there, for the organisational domain's (draft §7.2), through a
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.records.dkim import tag_list
 from tlsaudit.records.dmarc import organisational_domain
 from tlsaudit.records.dnsview import Lookup, normalise, txt
+from tlsaudit.records.text import shorten
 
 SELECTOR = "default"
 OTHER_IMAGE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "webp", "bmp", "ico", "tif", "tiff"})
@@ -60,10 +62,11 @@ class BimiRecord:
 def parse_bimi(record: bytes | str) -> BimiRecord:
     """Parse one record: ``v=BIMI1`` first, ``l=`` (required, may be empty) and ``a=``
     each empty or one HTTPS URI with a host name; other tags are ignored."""
-    raw = record if isinstance(record, bytes) else record.encode("utf-8", "replace")
-    text = raw.decode("ascii", "replace")
+    # bytes from DNS: a non-ASCII octet reads as U+FFFD; text is kept as given (so the
+    # record written back from the parsed text parses the same)
+    text = record.decode("ascii", "replace") if isinstance(record, bytes) else record
     tags, order, errors = tag_list(text)
-    if not raw.isascii():
+    if not record.isascii():
         errors.append("record is not ASCII")
     if order[:1] != ["v"] or tags["v"] != "BIMI1":
         errors.append("the first tag must be v=BIMI1")
@@ -81,13 +84,27 @@ def parse_bimi(record: bytes | str) -> BimiRecord:
 
 
 def _uri_errors(tag: str, uri: str) -> list[str]:
-    parts = urlsplit(uri)
-    if parts.scheme.lower() != "https" or not parts.hostname or "." not in parts.hostname:
-        return [f"{tag}={uri}: not an https:// URI with a fully qualified host name"]
+    shown = shorten(uri)
+    try:  # urlsplit raises ValueError on a malformed bracketed host or an NFKC trick
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError as exc:
+        return [f"{tag}={shown}: not a valid URI ({shorten(str(exc))})"]
+    literal = "[" in parts.netloc or _is_address(host or "")
+    if parts.scheme.lower() != "https" or not host or "." not in host or literal:
+        return [f"{tag}={shown}: not an https:// URI with a fully qualified host name"]
     suffix = parts.path.rpartition(".")[2].lower() if "." in parts.path else ""
     if tag == "l" and suffix in OTHER_IMAGE_SUFFIXES:
-        return [f"l={uri}: a .{suffix} image; BIMI logos are SVG"]
+        return [f"l={shown}: a .{shorten(suffix)} image; BIMI logos are SVG"]
     return []
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

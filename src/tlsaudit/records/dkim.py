@@ -11,8 +11,11 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from tlsaudit.records.text import shorten
 
 COMMON_SELECTORS = (
     "default", "dkim", "mail", "email", "selector1", "selector2", "s1", "s2", "k1", "k2",
@@ -72,9 +75,9 @@ def tag_list(text: str) -> tuple[dict[str, str], list[str], list[str]]:
         name, eq, value = part.partition("=")
         name = name.strip()
         if not eq or not _TAG.fullmatch(name):
-            errors.append(f"'{part.strip()}' is not a tag=value pair")
+            errors.append(f"'{shorten(part.strip())}' is not a tag=value pair")
         elif name in tags:
-            errors.append(f"tag '{name}' appears more than once")
+            errors.append(f"tag '{shorten(name)}' appears more than once")
         else:
             tags[name] = value.strip()
             order.append(name)
@@ -83,20 +86,21 @@ def tag_list(text: str) -> tuple[dict[str, str], list[str], list[str]]:
 
 def parse_dkim(record: bytes | str) -> DkimKey:
     """Parse a key record and measure its key (RSA as SPKI or RSAPublicKey, Ed25519 raw)."""
-    raw = record if isinstance(record, bytes) else record.encode("utf-8", "replace")
-    text = raw.decode("ascii", "replace")
+    # bytes from DNS: a non-ASCII octet reads as U+FFFD; text is kept as given (so the
+    # record written back from the parsed text parses the same)
+    text = record.decode("ascii", "replace") if isinstance(record, bytes) else record
     tags, order, errors = tag_list(text)
     if "v" in tags and order[0] != "v":
         errors.append("v= must be the first tag")
     if "p" in tags:
         tags["p"] = re.sub(r"\s+", "", tags["p"])
     if "v" in tags and tags["v"] != "DKIM1":
-        errors.append(f"v={tags['v']}: expected DKIM1")
+        errors.append(f"v={shorten(tags['v'])}: expected DKIM1")
     if "p" not in tags:
         errors.append("no p= tag (public key)")
     services = [s.strip() for s in tags.get("s", "*").split(":")]
     if not {"*", "email"} & set(services):
-        errors.append(f"s={tags['s']}: not usable for email")
+        errors.append(f"s={shorten(tags['s'])}: not usable for email")
     key_type = tags.get("k", "rsa").lower()
     bits = None
     if tags.get("p"):
@@ -114,14 +118,17 @@ def _measure(key_type: str, data: str) -> tuple[int | None, str | None]:
     if key_type == "ed25519":
         if len(der) != 32:
             return None, f"an Ed25519 key is 32 bytes, p= has {len(der)}"
-        ed25519.Ed25519PublicKey.from_public_bytes(der)
+        try:
+            ed25519.Ed25519PublicKey.from_public_bytes(der)
+        except ValueError as exc:
+            return None, f"p= is not an Ed25519 public key ({shorten(str(exc))})"
         return 256, None
     if key_type != "rsa":
-        return None, f"k={key_type}: unknown key type"
+        return None, f"k={shorten(key_type)}: unknown key type"
     try:
         key = load_der_public_key(der)
-    except (ValueError, TypeError) as exc:
-        return None, f"p= is not an RSA public key ({exc})"
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        return None, f"p= is not an RSA public key ({shorten(str(exc))})"
     if not isinstance(key, rsa.RSAPublicKey):
         return None, "k=rsa but p= holds a key of another type"
     return key.key_size, None

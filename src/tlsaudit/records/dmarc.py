@@ -18,6 +18,7 @@ from publicsuffixlist import PublicSuffixList
 
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.records.dnsview import Lookup, normalise, txt
+from tlsaudit.records.text import shorten
 
 POLICIES = ("none", "quarantine", "reject")
 MAX_WALK = 8
@@ -29,7 +30,9 @@ REMOVED_TAGS = frozenset({"pct", "rf", "ri"})
 
 _VERSION = re.compile(rb"v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_URI = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>[^!]+)(?:!(?P<size>\d+[kmgt]?))?")
+_URI = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>[^!]+)(?:!(?P<size>[0-9]+[kmgt]?))?"
+)
 
 
 def is_dmarc(text: bytes) -> bool:
@@ -88,8 +91,8 @@ class DmarcRecord:
 
     @property
     def pct(self) -> int:
-        value = self.tags.get("pct", "100")
-        return int(value) if value.isdigit() else 100
+        percent = parse_percent(self.tags.get("pct", "100"))
+        return 100 if percent is None else percent
 
     @property
     def testing(self) -> bool:
@@ -100,14 +103,24 @@ class DmarcRecord:
         return self.tags.get("psd", "").lower() or None
 
 
+def parse_percent(value: str) -> int | None:
+    """``pct``: ASCII digits worth 0-100 (leading zeros allowed), else None. Never calls
+    ``int()`` on more than three digits (a 5,000-digit value is out of range, not a crash)."""
+    if not re.fullmatch("[0-9]+", value):
+        return None
+    significant = value.lstrip("0") or "0"
+    return int(significant) if len(significant) <= 3 and int(significant) <= 100 else None
+
+
 def parse_dmarc(record: bytes | str) -> DmarcRecord:
     """Parse one DMARC record and validate every tag it carries."""
-    raw = record if isinstance(record, bytes) else record.encode("utf-8", "replace")
-    text = raw.decode("ascii", "replace")
+    # bytes from DNS: a non-ASCII octet reads as U+FFFD; text is kept as given (so the
+    # record written back from the parsed text parses the same)
+    text = record.decode("ascii", "replace") if isinstance(record, bytes) else record
     errors: list[str] = []
     warnings: list[str] = []
     notes: list[str] = []
-    if not raw.isascii():
+    if not record.isascii():
         errors.append("record is not ASCII")
     tags: dict[str, str] = {}
     order: list[str] = []
@@ -117,13 +130,13 @@ def parse_dmarc(record: bytes | str) -> DmarcRecord:
         name, eq, value = part.partition("=")
         name, value = name.strip(), value.strip()
         if not eq or not _TAG_NAME.fullmatch(name):
-            errors.append(f"'{part.strip()}' is not a tag=value pair")
+            errors.append(f"'{shorten(part.strip())}' is not a tag=value pair")
             continue
         key = name.lower()
         if key != name and key != "v":
-            warnings.append(f"tag name '{name}' is not lower-case")
+            warnings.append(f"tag name '{shorten(name)}' is not lower-case")
         if key in tags:
-            errors.append(f"tag '{key}' appears more than once")
+            errors.append(f"tag '{shorten(key)}' appears more than once")
             continue
         tags[key] = value
         order.append(key)
@@ -165,18 +178,18 @@ def _check_tags(tags: dict[str, str], order: list[str]) -> tuple[list[str], list
     notes: list[str] = []
     for key, choices in _CHOICES.items():
         if key in tags and tags[key].lower() not in choices:
-            errors.append(f"{key}={tags[key]}: expected one of {', '.join(choices)}")
+            errors.append(f"{key}={shorten(tags[key])}: expected one of {', '.join(choices)}")
     if "p" not in tags:
         warnings.append("no p= tag: RFC 7489 receivers ignore the record")
     elif order[1:2] != ["p"]:
         warnings.append("p= is not the second tag (RFC 7489 readers expect it there)")
-    if "pct" in tags and not (tags["pct"].isdigit() and 0 <= int(tags["pct"]) <= 100):
-        errors.append(f"pct={tags['pct']}: expected an integer 0-100")
-    if "ri" in tags and not tags["ri"].isdigit():
-        errors.append(f"ri={tags['ri']}: expected an integer")
+    if "pct" in tags and parse_percent(tags["pct"]) is None:
+        errors.append(f"pct={shorten(tags['pct'])}: expected an integer 0-100")
+    if "ri" in tags and not re.fullmatch("[0-9]+", tags["ri"]):
+        errors.append(f"ri={shorten(tags['ri'])}: expected an integer")
     fo = [f.strip() for f in tags.get("fo", "0").split(":")]
     if any(f not in ("0", "1", "d", "s") for f in fo):
-        errors.append(f"fo={tags['fo']}: expected a colon list of 0, 1, d, s")
+        errors.append(f"fo={shorten(tags['fo'])}: expected a colon list of 0, 1, d, s")
     elif {"0", "1"} <= set(fo):
         warnings.append("fo= lists both 0 and 1 (mutually exclusive in RFC 9989)")
     if "fo" in tags and "ruf" not in tags:
@@ -188,7 +201,7 @@ def _check_tags(tags: dict[str, str], order: list[str]) -> tuple[list[str], list
         )
     unknown = [k for k in order if k not in _KNOWN]
     if unknown:
-        notes.append(f"unknown tags ignored: {', '.join(unknown)}")
+        notes.append(f"unknown tags ignored: {shorten(', '.join(unknown))}")
     return errors, warnings, notes
 
 
@@ -201,7 +214,7 @@ def _uris(
     for item in (i.strip() for i in value.split(",")):
         match = _URI.fullmatch(item)
         if match is None:
-            errors.append(f"{tag}: '{item}' is not a URI")
+            errors.append(f"{tag}: '{shorten(item)}' is not a URI")
             continue
         scheme = match.group("scheme").lower()
         address = unquote(match.group("rest"))
@@ -209,11 +222,12 @@ def _uris(
         if scheme == "mailto":
             local, at, domain = address.rpartition("@")
             if not at or not local or "." not in domain:
-                errors.append(f"{tag}: '{item}' is not a mailto:local@domain address")
+                errors.append(f"{tag}: '{shorten(item)}' is not a mailto:local@domain address")
                 continue
             host = normalise(domain)
         if match.group("size"):
-            warnings.append(f"{tag}: '!{match.group('size')}' size limits are obsolete (RFC 9990)")
+            size = shorten(match.group("size"))
+            warnings.append(f"{tag}: '!{size}' size limits are obsolete (RFC 9990)")
         out.append(ReportUri(text=item, scheme=scheme, address=address, host=host))
     if len(out) > MAX_URIS:
         warnings.append(f"{tag}: {len(out)} URIs; receivers may use only the first {MAX_URIS}")
@@ -312,6 +326,8 @@ def effective_policy(record: DmarcRecord, at_domain: bool) -> str:
     """The policy applied to mail from the domain: ``p`` at the domain itself, else ``sp``
     (then ``p``), lowered one step by ``t=y`` (RFC 9989)."""
     policy = (record.p if at_domain else record.sp or record.p) or "none"
+    if policy not in POLICIES:  # an invalid value (an error of the record): nothing applies
+        return "none"
     if record.testing and policy != "none":
         policy = POLICIES[POLICIES.index(policy) - 1]
     return policy
@@ -319,7 +335,15 @@ def effective_policy(record: DmarcRecord, at_domain: bool) -> str:
 
 def weaker(a: str | None, b: str | None) -> bool:
     """Policy ``a`` is weaker than ``b``."""
-    return a is not None and b is not None and POLICIES.index(a) < POLICIES.index(b)
+    return a in POLICIES and b in POLICIES and POLICIES.index(a) < POLICIES.index(b)
+
+
+def _a_label(domain: str) -> str:
+    """The domain in ASCII for a query name (as given when it has no valid A-label form)."""
+    try:
+        return normalise(domain).encode("idna").decode("ascii")
+    except UnicodeError:
+        return normalise(domain)
 
 
 @dataclass(frozen=True)
@@ -345,7 +369,7 @@ def report_authorisations(
     """External ``rua``/``ruf`` destinations and their ``_report._dmarc`` authorisation."""
     out = []
     org = organisational_domain(policy_domain)
-    domain = normalise(policy_domain).encode("idna").decode("ascii")
+    domain = _a_label(policy_domain)
     for uri in (*record.rua, *record.ruf):
         if uri.host is None:
             continue

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 import dns.rdtypes.txtbase
 
 from tlsaudit.models.dns import DnsAnswer, DnsStatus
@@ -24,8 +28,21 @@ def normalise(name: str) -> str:
 
 
 def txt_strings(answer: DnsAnswer) -> list[list[bytes]]:
-    """The character-strings of each TXT record of an answer."""
-    return [list(r.strings) for r in answer.rdatas() if isinstance(r, dns.rdtypes.txtbase.TXTBase)]
+    """The character-strings of each TXT record of an answer; a record whose recorded text
+    does not parse (facts edited by hand, a type that is not TXT) is skipped, never raised."""
+    try:
+        rdtype = dns.rdatatype.from_text(answer.rdtype)
+    except (dns.exception.DNSException, ValueError):
+        return []
+    out = []
+    for text in answer.records:
+        try:
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, relativize=False)
+        except (dns.exception.DNSException, ValueError, UnicodeError):
+            continue
+        if isinstance(rdata, dns.rdtypes.txtbase.TXTBase):
+            out.append(list(rdata.strings))
+    return out
 
 
 def txt(answer: DnsAnswer) -> list[bytes]:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from tlsaudit.records.dnsview import normalise
+from tlsaudit.records.text import shorten
 
 MAX_AGE = 31_557_600
 """RFC 8461 §3.2: max_age is at most one year."""
@@ -32,7 +33,7 @@ def sts_record_errors(text: bytes) -> list[str]:
     """Problems of an ``_mta-sts`` TXT record (an ``id`` of 1-32 alphanumerics is required)."""
     tags = _tags(text.decode("ascii", "replace"))
     if not _ID.fullmatch(tags.get("id", "")):
-        return [f"id={tags.get('id', '')!r}: expected 1-32 letters or digits"]
+        return [f"id={shorten(tags.get('id', ''))!r}: expected 1-32 letters or digits"]
     return []
 
 
@@ -43,7 +44,7 @@ def tlsrpt_errors(text: bytes) -> list[str]:
         return ["no rua= tag"]
     uris = [u.strip() for u in tags["rua"].split(",")]
     bad = [u for u in uris if not re.fullmatch(r"(mailto:[^@\s]+@[^@\s]+|https://\S+)", u)]
-    return [f"rua: '{u}' is not a mailto: or https: URI" for u in bad]
+    return [f"rua: '{shorten(u)}' is not a mailto: or https: URI" for u in bad]
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,12 @@ def parse_policy(body: str) -> StsPolicy:
         errors.append("version: expected exactly one 'version: STSv1'")
     mode: str | None = (fields.get("mode") or [""])[0]
     if mode not in ("enforce", "testing", "none"):
-        errors.append(f"mode: {mode!r} is not enforce, testing or none")
+        errors.append(f"mode: {shorten(mode or '')!r} is not enforce, testing or none")
         mode = None
     raw_age = (fields.get("max_age") or [""])[0]
-    max_age = int(raw_age) if re.fullmatch(r"\d{1,10}", raw_age) else None
+    max_age = int(raw_age) if re.fullmatch("[0-9]{1,10}", raw_age) else None
     if max_age is None:
-        errors.append(f"max_age: {raw_age!r} is not a number of seconds")
+        errors.append(f"max_age: {shorten(raw_age)!r} is not a number of seconds")
     elif max_age > MAX_AGE:
         errors.append(f"max_age: {max_age} is above one year ({MAX_AGE})")
     mx = tuple(fields.get("mx", []))

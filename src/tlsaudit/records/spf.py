@@ -17,6 +17,7 @@ from enum import StrEnum
 from tlsaudit.models.dns import DnsAnswer
 from tlsaudit.models.facts import ProbeError
 from tlsaudit.records.dnsview import Lookup, normalise, txt
+from tlsaudit.records.text import shorten
 
 QUALIFIERS = "+-~?"
 DNS_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
@@ -30,9 +31,11 @@ MAX_MX = 10
 MAX_QUERIES = 40
 """Safety cap on queries per walk (pyspf uses the same), so hostile records stay cheap."""
 
-_MACRO = re.compile(r"%\{([a-z])(\d*)(r?)([.\-+,/_=]*)\}|%%|%_|%-", re.IGNORECASE)
+_MACRO = re.compile(r"%\{([a-z])([0-9]*)(r?)([.\-+,/_=]*)\}|%%|%_|%-", re.IGNORECASE | re.ASCII)
 _MODIFIER = re.compile(r"([A-Za-z][A-Za-z0-9\-_.]*)=(.*)", re.DOTALL)
-_CIDR = re.compile(r"(?P<spec>.*?)(?:/(?P<v4>0|[1-9]\d?))?(?://(?P<v6>0|[1-9]\d{0,2}))?")
+_CIDR = re.compile(
+    r"(?P<spec>.*?)(?:/(?P<v4>0|[1-9][0-9]?))?(?://(?P<v6>0|[1-9][0-9]{0,2}))?", re.DOTALL
+)
 _TOPLABEL = re.compile(
     r"(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]+|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9]"
 )
@@ -141,7 +144,9 @@ def parse_spf(record: bytes | str) -> SpfRecord:
         text = record
     bad = sorted({c for c in text if not " " <= c <= "~"} - {"\ufffd"})
     if bad:
-        shown = ", ".join(repr(c) for c in bad)
+        shown = ", ".join(repr(c) for c in bad[:10]) + (
+            f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        )
         errors.append(f"characters other than printable ASCII and space: {shown}")
     if not is_spf(text.encode("ascii", "replace")):
         errors.append("record does not start with 'v=spf1'")
@@ -166,8 +171,9 @@ def _parse_term(token: str) -> tuple[Term, list[str]]:
         name, value = modifier.group(1).lower(), modifier.group(2)
         term = Term(text=token, name=name, qualifier=None, target=value)
         if name in ("redirect", "exp"):
-            return term, [f"{token}: {e}" for e in check_domain_spec(value)]
-        return term, [f"{token}: {e}" for e in check_macro_string(value, letters="slodiphvcrt")]
+            return term, [f"{shorten(token)}: {e}" for e in check_domain_spec(value)]
+        errors = check_macro_string(value, letters="slodiphvcrt")
+        return term, [f"{shorten(token)}: {e}" for e in errors]
     qualifier = token[0] if token[0] in QUALIFIERS else "+"
     body = token[1:] if token[0] in QUALIFIERS else token
     name = re.split(r"[:/]", body, maxsplit=1)[0].lower()
@@ -177,8 +183,8 @@ def _parse_term(token: str) -> tuple[Term, list[str]]:
     term = Term(text=token, name=name, qualifier=qualifier, target=target)
     if name not in MECHANISMS:
         hint = " (modifiers are written name=value)" if name in ("redirect", "exp") else ""
-        return term, [f"{token}: unknown mechanism '{name}'{hint}"]
-    return term, [f"{token}: {e}" for e in _check_mechanism(name, rest)]
+        return term, [f"{shorten(token)}: unknown mechanism '{shorten(name)}'{hint}"]
+    return term, [f"{shorten(token)}: {e}" for e in _check_mechanism(name, rest)]
 
 
 def _check_mechanism(name: str, rest: str) -> list[str]:
@@ -220,13 +226,14 @@ def _check_network(name: str, rest: str) -> list[str]:
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
-        errors.append(f"'{address}' is not a valid address")
+        errors.append(f"'{shorten(address)}' is not a valid address")
     else:
         if parsed.version != (4 if name == "ip4" else 6):
-            errors.append(f"'{address}' is not an {'IPv4' if name == 'ip4' else 'IPv6'} address")
+            family = "IPv4" if name == "ip4" else "IPv6"
+            errors.append(f"'{shorten(address)}' is not an {family} address")
     has_prefix = bool(prefix) or rest.endswith("/")
-    if has_prefix and (not re.fullmatch(r"0|[1-9]\d{0,2}", prefix) or int(prefix) > maximum):
-        errors.append(f"prefix length '/{prefix}' is not 0-{maximum}")
+    if has_prefix and (not re.fullmatch(r"0|[1-9][0-9]{0,2}", prefix) or int(prefix) > maximum):
+        errors.append(f"prefix length '/{shorten(prefix)}' is not 0-{maximum}")
     return errors
 
 
@@ -239,14 +246,14 @@ def check_macro_string(value: str, letters: str = RECORD_LETTERS) -> list[str]:
             continue
         match = _MACRO.match(value, i)
         if match is None:
-            errors.append(f"invalid macro at '{value[i : i + 8]}'")
+            errors.append(f"invalid macro at '{shorten(value[i : i + 8])}'")
             i += 1
             continue
         letter, digits = match.group(1), match.group(2)
         if letter and letter.lower() not in letters:
             errors.append(f"macro letter '{letter}' is not allowed here")
-        if digits and int(digits) == 0:
-            errors.append(f"macro '{match.group(0)}' has a zero transformer")
+        if digits and not digits.strip("0"):  # never int(): the digits may be thousands long
+            errors.append(f"macro '{shorten(match.group(0))}' has a zero transformer")
         i = match.end()
     return errors
 
@@ -259,11 +266,11 @@ def check_domain_spec(spec: str) -> list[str]:
     name = spec[:-1] if spec.endswith(".") else spec
     head, dot, top = name.rpartition(".")
     if not dot or not head or not _TOPLABEL.fullmatch(top):
-        errors.append(f"'{spec}' does not end in a valid top label")
+        errors.append(f"'{shorten(spec)}' does not end in a valid top label")
     elif "%" not in spec:
         labels = name.split(".")
         if any(not label or len(label) > 63 for label in labels) or len(name) > 253:
-            errors.append(f"'{spec}' has an empty or over-long label")
+            errors.append(f"'{shorten(spec)}' has an empty or over-long label")
     return errors
 
 

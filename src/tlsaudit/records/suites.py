@@ -45,6 +45,8 @@ _CIPHERS: dict[str, tuple[str, int | None]] = {
 _CIPHER_RE = re.compile(
     "^(?P<alg>" + "|".join(sorted(_CIPHERS, key=len, reverse=True)) + ")(?P<rest>(?:_\\w+)?)$"
 )
+_BITS = re.compile("[0-9]{1,5}")
+"""A key-size token: ASCII digits, never long enough to trouble ``int()``."""
 _HASHES = {
     "SHA": "SHA-1",
     "SHA256": "SHA-256",
@@ -136,7 +138,7 @@ def parse_suite(name: str) -> Suite:
         kx, _, cipher_hash = body.rpartition("_WITH_")
     tls13 = not kx
     parts = kx.split("_") if kx else [TLS13_KEX, "any"]
-    kept = [p for p in parts if not p.startswith("EXPORT")]
+    kept = [p for p in parts if not p.startswith("EXPORT")] or ["unknown"]
     split = _CIPHER_HASH_RE.match(cipher_hash)
     token, hash_token = (split["cipher"], split["hash"]) if split else (cipher_hash, None)
     cipher, bits, mode = _parse_cipher(token)
@@ -160,7 +162,7 @@ def _parse_cipher(token: str) -> tuple[str, int | None, str | None]:
         return token, None, None
     cipher, bits = _CIPHERS[match["alg"]]
     rest = match["rest"].split("_")[1:]
-    digits = [int(p) for p in rest if p.isdigit()]
+    digits = [int(p) for p in rest if _BITS.fullmatch(p)]
     if "40" in rest or "EXPORT40" in rest:
         bits = 40
     elif bits is None and digits:
@@ -193,7 +195,7 @@ class Group:
 
 
 _GROUP_BITS = {"X25519": 256, "X448": 448}
-_GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)(\d+)", re.IGNORECASE)
+_GROUP_SIZE_RE = re.compile(r"^(?:sec[pt]|brainpoolP|ffdhe)([0-9]{1,5})(?![0-9])", re.IGNORECASE)
 _MLKEM_RE = re.compile(r"^(?P<ecdh>X25519|SecP256r1|SecP384r1)?MLKEM(?P<level>512|768|1024)$", re.I)
 _HYBRID_PREFIXES = {"x25519": "X25519", "secp256r1": "SecP256r1", "secp384r1": "SecP384r1"}
 

@@ -10,6 +10,8 @@ answer over TCP, and never raise for DNS or network failures: the outcome is the
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from contextlib import closing
 from functools import cache
@@ -65,6 +67,10 @@ def lookup(
         return _unsent(name, rdtype, DnsStatus.NETWORK_ERROR, "no resolver configured")
     answer: DnsAnswer | None = None
     for host, port in servers:
+        skipped = RESOLVERS.skip(host, port)
+        if skipped is not None:
+            answer = _unsent(name, rdtype, DnsStatus.TIMEOUT, skipped, server=host, port=port)
+            continue
         answer = query_server(
             name,
             rdtype,
@@ -76,10 +82,75 @@ def lookup(
             want_dnssec=want_dnssec,
             checking_disabled=checking_disabled,
         )
+        if answer.status is DnsStatus.TIMEOUT:
+            RESOLVERS.timed_out(host, port, options.timeout)
+        elif answer.responded:
+            RESOLVERS.answered(host, port)
         if answer.status in _NO_RETRY:
             break
     assert answer is not None
     return answer
+
+
+RESOLVER_RETRY_AFTER = 60.0
+"""Seconds a resolver found dead is not asked; then one question may try it again."""
+
+
+class ResolverHealth:
+    """Which resolvers stopped answering, so a dead one costs one timeout, not one per
+    question (a mail scan asks about 50).
+
+    When a question to a resolver times out, one liveness question goes to it (the root's
+    NS, which any resolver answers at once, if only with REFUSED or a referral). If that
+    times out too, the resolver is dead: for :data:`RESOLVER_RETRY_AFTER` seconds every
+    question to it gets a ``timeout`` answer at once, naming why; the next system resolver,
+    if any, is asked instead. A resolver slow on one name only is not dead: it answers the
+    liveness question. Any response revives a resolver.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dead: dict[tuple[str, int], tuple[float, str]] = {}
+
+    def skip(self, host: str, port: int) -> str | None:
+        """Why a question to this resolver is not sent now (None: send it)."""
+        with self._lock:
+            found = self._dead.get((host, port))
+            if found is None:
+                return None
+            until, reason = found
+            if time.monotonic() >= until:
+                del self._dead[(host, port)]  # half-open: the next question tries it
+                return None
+            return reason
+
+    def timed_out(self, host: str, port: int, timeout: float) -> None:
+        probe = query_server(
+            ".", "NS", host, tcp=False, recursion=True, timeout=timeout / UDP_ATTEMPTS, port=port
+        )
+        if probe.responded:
+            return
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        reason = (
+            f"not asked: resolver {where} stopped answering (a question and a liveness check"
+            f" got no response within {timeout:g} s); it is skipped for"
+            f" {RESOLVER_RETRY_AFTER:g} s"
+        )
+        with self._lock:
+            self._dead[(host, port)] = (time.monotonic() + RESOLVER_RETRY_AFTER, reason)
+
+    def answered(self, host: str, port: int) -> None:
+        with self._lock:
+            self._dead.pop((host, port), None)
+
+    def forget(self) -> None:
+        """Every resolver is asked again (a new scan, or a test)."""
+        with self._lock:
+            self._dead.clear()
+
+
+RESOLVERS = ResolverHealth()
+"""The resolver health of this process (shared by every scan and thread)."""
 
 
 def query_server(
@@ -118,7 +189,7 @@ def query_server(
                 response = dns.query.tcp(query, server_ip, timeout=timeout, port=port)
     except (dns.exception.DNSException, OSError, EOFError) as exc:
         status = _failure_status(exc)
-        reason = _describe(exc, timeout)
+        reason = _describe(exc, timeout, transport)
         if udp_truncated:
             status, reason = DnsStatus.TRUNCATED, f"TC=1 over UDP, TCP retry failed: {reason}"
         elapsed = (time.monotonic() - start) * 1000
@@ -179,7 +250,7 @@ def axfr_probe(
     except (dns.exception.DNSException, OSError, EOFError, ValueError) as exc:
         hung_up = isinstance(exc, EOFError | ConnectionResetError)  # after connecting
         status = AxfrStatus.REFUSED if hung_up else AxfrStatus.ERROR
-        reason = _describe(exc, timeout)
+        reason = _describe(exc, timeout, "tcp")
     if records:
         status = AxfrStatus.ALLOWED
     elapsed = round((time.monotonic() - start) * 1000, 2)
@@ -194,12 +265,20 @@ def axfr_probe(
 
 
 def _udp(query: dns.message.Message, host: str, port: int, timeout: float) -> dns.message.Message:
+    """Ask over UDP from a connected socket, so that an ICMP port unreachable comes back as
+    ConnectionRefusedError at once (an unconnected socket never sees it: a timeout)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for attempt in range(UDP_ATTEMPTS):
-        try:
-            return dns.query.udp(query, host, timeout=timeout / UDP_ATTEMPTS, port=port)
-        except dns.exception.Timeout:
-            if attempt == UDP_ATTEMPTS - 1:
-                raise
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.connect((host, port))
+            try:
+                return dns.query.udp(
+                    query, host, timeout=timeout / UDP_ATTEMPTS, port=port, sock=sock
+                )
+            except dns.exception.Timeout:
+                if attempt == UDP_ATTEMPTS - 1:
+                    raise
     raise AssertionError("unreachable")
 
 
@@ -297,18 +376,28 @@ def _failure_status(exc: BaseException) -> DnsStatus:
     return DnsStatus.INVALID
 
 
-def _describe(exc: BaseException, timeout: float) -> str:
+def _describe(exc: BaseException, timeout: float, transport: str) -> str:
     if isinstance(exc, dns.exception.Timeout):
         return f"no response within {timeout:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+    if isinstance(exc, ConnectionRefusedError):  # UDP: from a connected socket (see _udp)
+        return "connection refused" + (" (ICMP port unreachable)" if transport == "udp" else "")
     if isinstance(exc, EOFError):
         return "connection closed before a response"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _unsent(name: str, rdtype: str, status: DnsStatus, reason: str) -> DnsAnswer:
-    return DnsAnswer(name=name, rdtype=rdtype, status=status, reason=reason)
+def _unsent(
+    name: str,
+    rdtype: str,
+    status: DnsStatus,
+    reason: str,
+    *,
+    server: str | None = None,
+    port: int | None = None,
+) -> DnsAnswer:
+    return DnsAnswer(
+        name=name, rdtype=rdtype, status=status, reason=reason, server=server, port=port
+    )
 
 
 @cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -29,6 +30,17 @@ MAX_LINE = 4096
 """Longest reply line accepted (RFC 5321 §4.5.3.1.5 allows 512)."""
 MAX_LINES = 200
 """Most lines in one multi-line reply."""
+DIALOGUE_FACTOR = 12
+"""A whole SMTP connection (greeting to QUIT) ends within the greeting timeout plus this
+many times the timeout, whatever the server does (a greeting of ``220-`` lines that never
+ends, a server that drips one byte a second)."""
+
+
+def dialogue_deadline(timeout: float, greeting_timeout: float) -> float:
+    """Seconds one SMTP connection may last in all: ``greeting_timeout + 12 × timeout``
+    (90 s with the defaults). Each reply must also be complete within its own limit: the
+    greeting within ``greeting_timeout``, every other reply within ``timeout``."""
+    return greeting_timeout + DIALOGUE_FACTOR * timeout
 
 
 class SmtpError(Exception):
@@ -46,12 +58,15 @@ class Session:
         self.transcript: list[str] = []
         self._timeout = timeout
         self._buffer = b""
+        self._total = dialogue_deadline(timeout, greeting_timeout)
+        self._deadline = time.monotonic() + self._total
+        self._reply_limit = greeting_timeout
+        """Seconds the next reply may take, all its lines together."""
         try:
             self._sock: socket.socket = socket.create_connection((ip, port), timeout=timeout)
         except OSError as exc:
             error = probe_error(exc)
             raise SmtpError(error.reason, f"connect: {error.detail}") from exc
-        self._sock.settimeout(greeting_timeout)
 
     def close(self) -> None:
         with suppress(OSError):
@@ -67,8 +82,11 @@ class Session:
         if self._buffer:  # plaintext after the STARTTLS reply must not pass for a TLS reply
             self.transcript.append(f"-- discarded plaintext before TLS: {self._buffer[:80]!r}")
             self._buffer = b""
-        try:
+        self._sock.settimeout(self._remaining(time.monotonic() + self._timeout, self._timeout))
+        try:  # the handshake as a whole is bounded by the socket timeout
             tls = context.wrap_socket(self._sock, server_hostname=server_name)
+        except TimeoutError as exc:
+            raise SmtpError(ErrorReason.TIMEOUT, f"TLS handshake: {self._late_reason()}") from exc
         except (ssl.SSLError, OSError) as exc:
             raise SmtpError(ErrorReason.HANDSHAKE_FAILED, f"TLS handshake: {exc}") from exc
         self._sock = tls
@@ -78,33 +96,37 @@ class Session:
         return TlsSession(version=version, cipher=cipher, chain=chain)
 
     def reply(self) -> SmtpReply:
-        """Read one (possibly multi-line) reply."""
+        """Read one (possibly multi-line) reply, complete within its limit (the greeting's
+        timeout for the first reply, the timeout for the others) and the dialogue's."""
+        limit, self._reply_limit = self._reply_limit, self._timeout
+        until = time.monotonic() + limit
         lines: list[str] = []
         while len(lines) < MAX_LINES:
-            line = self._line()
+            line = self._line(until, limit)
             self.transcript.append(f"S: {line}")
-            if len(line) < 3 or not line[:3].isdigit():
+            if len(line) < 3 or not line[:3].isascii() or not line[:3].isdigit():
                 raise SmtpError(ErrorReason.INVALID_ANSWER, f"not an SMTP reply: {line[:80]!r}")
             lines.append(line[4:])
             if line[3:4] != "-":
-                self._sock.settimeout(self._timeout)
                 return SmtpReply(code=int(line[:3]), text="\n".join(lines))
         raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply longer than {MAX_LINES} lines")
 
     def unsolicited(self, wait: float) -> SmtpReply | None:
         """A reply the server sends within ``wait`` seconds without a command (None: none)."""
-        self._sock.settimeout(wait)
+        self._reply_limit = wait
         try:
             return self.reply()
         except SmtpError as exc:
-            if exc.reason is not ErrorReason.TIMEOUT or self._buffer:
+            if exc.reason is not ErrorReason.TIMEOUT or self._buffer or self._over():
                 raise
-            self._sock.settimeout(self._timeout)
             return None
+        finally:
+            self._reply_limit = self._timeout
 
     def send(self, *lines: str) -> None:
         """Write the command lines in one ``sendall`` (pipelined when there are several)."""
         self.transcript += [f"C: {line}" for line in lines]
+        self._sock.settimeout(self._remaining(time.monotonic() + self._timeout, self._timeout))
         try:
             self._sock.sendall(b"".join(line.encode("ascii") + b"\r\n" for line in lines))
         except OSError as exc:
@@ -116,14 +138,30 @@ class Session:
         self.send(line)
         return self.reply()
 
-    def _line(self) -> str:
+    def _over(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+    def _late_reason(self, limit: float | None = None) -> str:
+        if self._over() or limit is None:
+            return f"timeout: dialogue not finished within {self._total:g} s"
+        return f"timeout: no complete reply within {limit:g} s"
+
+    def _remaining(self, until: float, limit: float) -> float:
+        """Seconds left before ``until`` or the dialogue's deadline (an error when none)."""
+        left = min(until, self._deadline) - time.monotonic()
+        if left <= 0:
+            raise SmtpError(ErrorReason.TIMEOUT, self._late_reason(limit))
+        return left
+
+    def _line(self, until: float, limit: float) -> str:
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_LINE:
                 raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply line over {MAX_LINE} bytes")
+            self._sock.settimeout(self._remaining(until, limit))
             try:
                 data = self._sock.recv(4096)
             except TimeoutError as exc:
-                raise SmtpError(ErrorReason.TIMEOUT, "no reply in time") from exc
+                raise SmtpError(ErrorReason.TIMEOUT, self._late_reason(limit)) from exc
             except OSError as exc:
                 raise SmtpError(ErrorReason.NETWORK_ERROR, str(exc)) from exc
             if not data:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import queue
 import socket
 import ssl
+import threading
+import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from traceback import TracebackException
 from typing import TypeVar
@@ -106,8 +109,6 @@ COVERAGE: tuple[str, ...] = (
 _MAX_ATTEMPTS = 2
 """sslyze's ``network_max_retries`` is the number of attempts per connection (default 3)."""
 
-_PROBE_WORKERS = 10
-
 _ROBOT = {
     RobotScanResultEnum.NOT_VULNERABLE_NO_ORACLE: Robot.NOT_VULNERABLE,
     RobotScanResultEnum.NOT_VULNERABLE_RSA_NOT_SUPPORTED: Robot.NO_RSA_KEX,
@@ -140,6 +141,20 @@ def scan_endpoint(endpoint: Endpoint, options: ScanOptions) -> TlsFacts:
     return scan_endpoints([endpoint], options)[0]
 
 
+ENDPOINT_DEADLINE_FACTOR = 24
+"""An endpoint's whole scan (sslyze, tlsaudit's probes, CAA) must end within this many
+times ``--timeout`` of its start ..."""
+ENDPOINT_DEADLINE_CAP = 300.0
+"""... and within this many seconds whatever the timeout."""
+CONCURRENT_ENDPOINTS = 10
+"""Endpoints scanned at once (sslyze's own default for concurrent server scans)."""
+
+
+def endpoint_deadline(timeout: float) -> float:
+    """Seconds one endpoint may take in all: ``min(24 × timeout, 300)`` (120 s at 5 s)."""
+    return min(ENDPOINT_DEADLINE_CAP, ENDPOINT_DEADLINE_FACTOR * timeout)
+
+
 def scan_endpoints(
     endpoints: list[Endpoint],
     options: ScanOptions,
@@ -150,41 +165,121 @@ def scan_endpoints(
     *on_done* is called with each endpoint's facts as soon as they are known. sslyze's
     network timeout is ``options.timeout`` rounded up to whole seconds.
 
+    Each endpoint runs in a thread of its own (:data:`CONCURRENT_ENDPOINTS` at a time) with
+    its own sslyze :class:`~sslyze.Scanner`, and has :func:`endpoint_deadline` seconds from
+    its start for everything: a server that drips bytes, or a library thread that dies
+    without a result (sslyze's STARTTLS helper raising inside its worker, after which
+    ``get_results()`` waits forever), makes that endpoint a ``timeout`` error at its
+    deadline; the thread is abandoned and the rest of the batch goes on.
+
     Raises:
         InputError: ``options.ca_file`` is missing or holds no PEM certificate.
     """
     if not endpoints:
         return []
     extra = _extra_arguments(options)
-    requests = [_request(endpoint, options, extra) for endpoint in endpoints]
-    position = {request.uuid: index for index, request in enumerate(requests)}
+    deadline = endpoint_deadline(options.timeout)
+    # CAA once per name, while sslyze scans (in the background: never waited on past the
+    # deadline of the endpoint that reads it)
+    names = sorted({_scanned_name(e) for e in endpoints})
+    caa_lookups = {name: _in_background(_caa, name, options) for name in names}
+    arrived: queue.Queue[tuple[int, TlsFacts]] = queue.Queue()
     facts: dict[int, TlsFacts] = {}
+    waiting = list(range(len(endpoints)))
+    running: dict[int, float] = {}  # index -> its deadline (monotonic)
 
     def done(index: int, result: TlsFacts) -> None:
+        del running[index]
         facts[index] = result
         if on_done is not None:
             on_done(result)
 
-    scanner = Scanner(per_server_concurrent_connections_limit=options.connections_per_server)
-    scanner.queue_scans(requests)
-    with ThreadPoolExecutor(max_workers=_PROBE_WORKERS) as pool:
-        # CAA once per name, while sslyze scans; tlsaudit's own probes and the probe of an
-        # unreachable endpoint run off the result loop.
-        names = {_scanned_name(e) for e in endpoints}
-        caa_lookups = {name: pool.submit(_caa, name, options) for name in sorted(names)}
-        probing: dict[Future[TlsFacts], int] = {}
-        for result in scanner.get_results():
-            index = position[result.uuid]
+    while waiting or running:
+        while waiting and len(running) < CONCURRENT_ENDPOINTS:
+            index = waiting.pop(0)
             endpoint = endpoints[index]
-            if result.scan_result is None:
-                future = pool.submit(_unreachable_facts, endpoint, result, options)
-            else:
-                caa = caa_lookups[_scanned_name(endpoint)]
-                future = pool.submit(_facts, endpoint, result.scan_result, options, caa)
-            probing[future] = index
-        for future in as_completed(probing):
-            done(probing[future], future.result())
+            running[index] = time.monotonic() + deadline
+            caa = caa_lookups[_scanned_name(endpoint)]
+            _start_daemon(_scan_one, index, endpoint, options, extra, caa, arrived)
+        try:
+            index, result = arrived.get(timeout=max(0.0, min(running.values()) - time.monotonic()))
+        except queue.Empty:
+            now = time.monotonic()
+            for late in [i for i, limit in running.items() if limit <= now]:
+                done(late, _timed_out(endpoints[late], deadline))
+            continue
+        if index in running:  # not already given up on
+            done(index, result)
     return [facts[index] for index in range(len(endpoints))]
+
+
+def _scan_one(
+    index: int,
+    endpoint: Endpoint,
+    options: ScanOptions,
+    extra: ScanCommandsExtraArguments,
+    caa: Future[Observed[CaaFacts]],
+    arrived: queue.Queue[tuple[int, TlsFacts]],
+) -> None:
+    """One endpoint: its own sslyze scanner, then tlsaudit's probes (in a daemon thread)."""
+    try:
+        scanner = Scanner(
+            per_server_concurrent_connections_limit=options.connections_per_server,
+            concurrent_server_scans_limit=1,
+        )
+        scanner.queue_scans([_request(endpoint, options, extra)])
+        for result in scanner.get_results():
+            if result.scan_result is None:
+                facts = _unreachable_facts(endpoint, result, options)
+            else:
+                facts = _facts(endpoint, result.scan_result, options, caa)
+            arrived.put((index, facts))
+            return
+        error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="sslyze returned no result")
+    except Exception as exc:  # a library failure is this endpoint's error, not the batch's
+        detail = f"scan failed: {type(exc).__name__}: {exc}"
+        error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail=detail)
+    arrived.put(
+        (
+            index,
+            TlsFacts(
+                endpoint=endpoint, scanned_at=datetime.now(UTC), engine=ENGINE, connectivity=error
+            ),
+        )
+    )
+
+
+def _timed_out(endpoint: Endpoint, deadline: float) -> TlsFacts:
+    detail = (
+        f"timeout: no result within {deadline:g} s (the endpoint deadline:"
+        f" {ENDPOINT_DEADLINE_FACTOR} × --timeout, at most {ENDPOINT_DEADLINE_CAP:g} s)"
+    )
+    return TlsFacts(
+        endpoint=endpoint,
+        scanned_at=datetime.now(UTC),
+        engine=ENGINE,
+        connectivity=ProbeError(reason=ErrorReason.TIMEOUT, detail=detail),
+    )
+
+
+def _start_daemon(target: Callable[..., None], *args: object) -> None:
+    """A daemon thread: one that hangs never delays the caller nor the interpreter's exit."""
+    threading.Thread(target=target, args=args, daemon=True, name="tlsaudit-endpoint").start()
+
+
+def _in_background(
+    function: Callable[[str, ScanOptions], V], name: str, options: ScanOptions
+) -> Future[V]:
+    future: Future[V] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(name, options))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    _start_daemon(run)
+    return future
 
 
 def _scanned_name(endpoint: Endpoint) -> str:

@@ -150,8 +150,8 @@ def test_broken_dnssec_is_bogus(scanned: dict[str, DnsFacts], profile: Profile) 
 
 
 def test_silent_server_is_unknown(scanned: dict[str, DnsFacts], profile: Profile) -> None:
-    """Nothing answers on 127.0.3.99 (UDP times out, TCP is refused): no evidence about
-    that server's transports, recursion or zone copy, so those findings are unknown."""
+    """Nothing listens on 127.0.3.99 (UDP and TCP are refused, and say so): no evidence
+    about that server's transports, recursion or zone copy, so those findings are unknown."""
     findings = judged(scanned, "timeout.test.", profile)
     silent = "ns2.timeout.test (127.0.3.99)"
     want = healthy("timeout.test.", {"ns1": "127.0.0.2", "ns2": "127.0.3.99"})
@@ -167,8 +167,8 @@ def test_silent_server_is_unknown(scanned: dict[str, DnsFacts], profile: Profile
     assert result(findings) == want
     transport = next(f for f in findings if f.check_id == "dns.transport" and f.subject == silent)
     assert transport.reason == (
-        "127.0.3.99 did not respond (UDP: timeout (no response within 1 s); "
-        "TCP: network_error (connection refused))"
+        "127.0.3.99 did not respond (UDP: network_error (connection refused (ICMP port"
+        " unreachable)); TCP: network_error (connection refused))"
     )
 
 

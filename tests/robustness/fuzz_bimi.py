@@ -1,0 +1,11 @@
+"""atheris fuzz target: the bimi harness of :mod:`fuzzing` (options: libFuzzer's).
+
+Run from ``tests/``: ``python -m robustness.fuzz_bimi -max_total_time=60``.
+"""
+
+from __future__ import annotations
+
+from robustness.fuzzing import run
+
+if __name__ == "__main__":
+    run("bimi")
