@@ -4,6 +4,8 @@ schema, errors on one line, the README's promises."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from servers.nginx import NginxServer
 from tlsaudit.cli import app
 from tlsaudit.profiles import builtin_ids
 from tlsaudit.render.json import committed_schema, report_schema
+from tlsaudit.version import TOOL
 
 runner = CliRunner()
 
@@ -185,3 +188,56 @@ def test_ca_file_without_certificates_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run("scan", f"127.0.0.1:{CLOSED_PORT}", "--ca-file", str(bogus))
     assert code == 2
     assert str(bogus) in err
+
+
+# ---------------------------------------------------------------- command-line habits
+
+
+def test_version_and_short_help() -> None:
+    code, out, _ = run("--version")
+    assert (code, out.strip()) == (0, TOOL)
+    code, out, _ = run("-h")
+    assert code == 0
+    assert "--install-completion" in out
+    code, out, _ = run("scan", "-h")
+    assert "smtp, imap, pop3, ftp, ldap, xmpp, xmpp_server, postgres" in " ".join(out.split())
+
+
+def test_completion_script() -> None:
+    code, out, _ = run("--show-completion", "bash")
+    assert code == 0
+    assert "COMPLETE=complete_bash" in out
+    assert "complete -o default -F" in out
+
+
+def test_targets_from_a_file_and_stdin_are_scanned_once(tmp_path: Path) -> None:
+    closed = f"127.0.0.1:{CLOSED_PORT}"
+    listed = tmp_path / "targets.txt"
+    listed.write_text(f"# hosts to audit\n{closed}\n\n{closed}  # again\n", "utf-8")
+    code, out, _ = run("scan", "--targets-file", str(listed), closed, "--format", "json")
+    document = json.loads(out)
+    assert [t["target"] for t in document["targets"]] == [closed]
+    assert code == 3
+    result = runner.invoke(app, ["scan", "-", "--format", "json"], input=f"{closed}\n{closed}\n")
+    assert [t["target"] for t in json.loads(result.stdout)["targets"]] == [closed]
+
+
+def test_no_target_and_unwritable_output_are_usage_errors(tmp_path: Path) -> None:
+    code, _, err = run("scan")
+    assert code == 2
+    assert "no target given" in err
+    code, out, err = run("scan", f"127.0.0.1:{CLOSED_PORT}", "-o", str(tmp_path / "no" / "x.json"))
+    assert (code, out) == (2, "")
+    assert "cannot write there" in err
+
+
+def test_exit_code_does_not_depend_on_the_reader(nginx: NginxServer) -> None:
+    """`tlsaudit scan X | head -c 16` exits as `tlsaudit scan X` does."""
+    args = [sys.executable, "-m", "tlsaudit", *scan_args("tls10", "--verbose")]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        process.stdout.read(16)
+        process.stdout.close()
+        assert process.wait(timeout=120) == 1
+        assert process.stderr is not None
+        assert b"Traceback" not in process.stderr.read()

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tlsaudit.engine import check_domain
 from tlsaudit.errors import InputError, TlsauditError
-from tlsaudit.inventory import STARTTLS_PROTOCOLS, Target, parse_resolver, parse_target
+from tlsaudit.inventory import STARTTLS_PROTOCOLS, Target, list_lines, parse_resolver, parse_target
 from tlsaudit.profiles import load_profile
 
 Kind = Literal["tls", "domain"]
@@ -184,14 +184,7 @@ def _plain(source: str, data: bytes) -> AssetList:
     entries: list[Entry] = []
     errors: list[AssetError] = []
     seen: dict[str, str] = {}
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not UTF-8 text ({exc.reason})") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        raw = re.sub(r"(^|\s)#.*", "", line).strip()
-        if not raw:
-            continue
+    for number, raw in list_lines(source, data):
         entry = _tls_entry(raw, f"{source}:{number}", Settings())
         if entry.key in seen:
             errors.append(AssetError(source, number, raw, f"duplicate of line {seen[entry.key]}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 
 from tlsaudit.errors import TlsauditError
-from tlsaudit.inventory import parse_resolver, parse_target
+from tlsaudit.inventory import STARTTLS_PROTOCOLS, parse_resolver, parse_target, read_list
 from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.orchestrate import audit, audit_domains, exit_code
@@ -25,6 +26,7 @@ from tlsaudit.render.terminal import render_terminal, report_console
 from tlsaudit.scan.dns import DnsOptions
 from tlsaudit.scan.mail import MailOptions
 from tlsaudit.scan.options import ScanOptions
+from tlsaudit.version import TOOL
 
 EXIT_CODES = """Exit codes: 0 every target compliant; 1 some target not compliant;
 2 usage error (bad option or profile); 3 some target could not be scanned or judged
@@ -35,8 +37,8 @@ app = typer.Typer(
     help="Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline."
     f"\n\n{EXIT_CODES}",
     no_args_is_help=True,
-    add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 profiles_app = typer.Typer(help="List and show the built-in policy profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
@@ -90,6 +92,58 @@ ResolverOption = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(TOOL)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
+) -> None:
+    """Audit TLS, mail and DNS configuration against the CRYPTREC TLS guideline."""
+
+
+TargetsFileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--targets-file",
+        metavar="FILE",
+        help="Read targets from FILE, one per line, '#' comments ('-' = standard input).",
+    ),
+]
+
+
+def gather(arguments: list[str] | None, targets_file: str | None) -> list[str]:
+    """The targets of the command line and of --targets-file ('-' = stdin), each once, in
+    order; none at all is a usage error."""
+    given = list(arguments or [])
+    sources = [name for name in (targets_file, *(["-"] if "-" in given else [])) if name]
+    given = [t for t in given if t != "-"]
+    try:
+        for source in dict.fromkeys(sources):
+            given += [target for _, target in read_list(source)]
+    except TlsauditError as exc:
+        fatal(str(exc))
+    unique = list(dict.fromkeys(t.strip() for t in given))
+    if not unique:
+        fatal("no target given (arguments, '-' for standard input, or --targets-file)")
+    return unique
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse an --output that cannot be written before any scan (exit 2)."""
+    if output is None:
+        return
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        fatal(f"{output}: cannot write there (--output)")
+
+
 def fatal(message: str, code: int = 2) -> NoReturn:
     Console(stderr=True, soft_wrap=True).print(
         f"tlsaudit: error: {message}", style="bold red", highlight=False, markup=False
@@ -100,13 +154,16 @@ def fatal(message: str, code: int = 2) -> NoReturn:
 @app.command()
 def scan(
     targets: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
+            metavar="TARGET...",
             help="host, host:port, [v6]:port, https://host[:port], or smtp:// imap:// pop3:// "
-            "ftp:// ldap:// xmpp:// xmpp_server:// postgres:// for STARTTLS.",
+            "ftp:// ldap:// xmpp:// xmpp_server:// postgres:// for STARTTLS; '-' reads them "
+            "from standard input.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    targets_file: TargetsFileOption = None,
     profile: ProfileOption = DEFAULT_PROFILE,
     output_format: FormatOption = OutputFormat.TERMINAL,
     output: OutputOption = None,
@@ -119,7 +176,13 @@ def scan(
     ] = None,
     starttls: Annotated[
         str | None,
-        typer.Option("--starttls", help="STARTTLS protocol for targets without a scheme."),
+        typer.Option(
+            "--starttls",
+            metavar="PROTO",
+            help="STARTTLS protocol for targets without a scheme: "
+            + ", ".join(STARTTLS_PROTOCOLS)
+            + ".",
+        ),
     ] = None,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
@@ -132,7 +195,13 @@ def scan(
         ),
     ] = None,
 ) -> None:
-    """Scan TLS endpoints and judge them against a profile."""
+    """Scan TLS endpoints and judge them against a profile.
+
+    Examples: tlsaudit scan www.example.go.jp; tlsaudit scan 127.0.0.1:8443 --sni
+    www.example.go.jp --ca-file corp-root.pem; tlsaudit scan --targets-file hosts.txt -f json
+    """
+    targets = gather(targets, targets_file)
+    check_output(output)
     if ip is not None and len(targets) > 1:
         fatal("--ip applies to a single target")
     parse = functools.partial(parse_target, starttls=starttls, sni=sni, ip=ip)
@@ -148,8 +217,7 @@ def scan(
             report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
     except TlsauditError as exc:  # e.g. a --ca-file that holds no certificate
         fatal(str(exc))
-    emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
-    raise typer.Exit(exit_code(report))
+    finish(report, output_format, output, lang, verbose=verbose, quiet=quiet)
 
 
 class scanning_status:  # noqa: N801 - used as a context manager, reads like one
@@ -210,6 +278,26 @@ def emit(
     render_terminal(report, report_console(), chosen, quiet=True)
 
 
+def finish(
+    report: Report,
+    output_format: OutputFormat,
+    output: Path | None,
+    lang: Lang | None,
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> NoReturn:
+    """Emit the report and exit with its code, whoever reads standard output: a reader that
+    closes the pipe early (``| head -1``) does not change the exit code."""
+    code = exit_code(report)
+    try:
+        emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(code)
+
+
 def terminal_console() -> Console:
     return report_console()
 
@@ -224,8 +312,14 @@ def write_file(path: Path, text: str) -> None:
 @app.command()
 def domain(
     domains: Annotated[
-        list[str], typer.Argument(help="Mail domain(s), e.g. example.go.jp.", show_default=False)
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="DOMAIN...",
+            help="Mail domain(s), e.g. example.go.jp; '-' reads them from standard input.",
+            show_default=False,
+        ),
+    ] = None,
+    targets_file: TargetsFileOption = None,
     profile: ProfileOption = DEFAULT_PROFILE,
     output_format: FormatOption = OutputFormat.TERMINAL,
     output: OutputOption = None,
@@ -258,7 +352,13 @@ def domain(
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> None:  # fmt: skip
-    """Audit mail domains: SPF, DKIM, DMARC, MX STARTTLS, MTA-STS, DANE, relay, and DNS."""
+    """Audit mail domains: SPF, DKIM, DMARC, MX STARTTLS, MTA-STS, DANE, relay, and DNS.
+
+    Examples: tlsaudit domain example.go.jp; tlsaudit domain example.go.jp
+    --dkim-selector s1 -f json -o report.json
+    """
+    domains = gather(domains, targets_file)
+    check_output(output)
     try:
         loaded = load_profile(profile)
         address = parse_resolver(resolver) if resolver else None
@@ -282,8 +382,7 @@ def domain(
             )
     except TlsauditError as exc:
         fatal(str(exc))
-    emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
-    raise typer.Exit(exit_code(report))
+    finish(report, output_format, output, lang, verbose=verbose, quiet=quiet)
 
 
 @app.command()

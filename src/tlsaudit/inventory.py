@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import sys
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn, cast, get_args
 
 import idna
@@ -428,3 +430,27 @@ def parse_resolver(text: str) -> tuple[str, int]:
     except ValueError:
         raise InputError(f"{where}: not an IP address") from None
     return address, _port(where, port_text) if colon else 53
+
+
+def read_list(source: str) -> list[tuple[int, str]]:
+    """The targets of a plain list file (``-``: standard input): see :func:`list_lines`."""
+    if source == "-":
+        return list_lines(source, sys.stdin.buffer.read())
+    try:
+        data = Path(source).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror}") from exc
+    return list_lines(source, data)
+
+
+def list_lines(source: str, data: bytes) -> list[tuple[int, str]]:
+    """(line number, target) of a plain list: one target per line, ``#`` comments, blank
+    lines skipped; UTF-8 (a byte order mark is allowed)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text ({exc.reason})") from exc
+    lines = (
+        (n, re.sub(r"(^|\s)#.*", "", line).strip()) for n, line in enumerate(text.splitlines(), 1)
+    )
+    return [(number, target) for number, target in lines if target]
