@@ -249,35 +249,6 @@ def language(lang: Lang | None) -> str:
     return lang.value if lang is not None else default_lang()
 
 
-def emit(
-    report: Report,
-    output_format: OutputFormat,
-    output: Path | None,
-    lang: Lang | None,
-    *,
-    verbose: bool = False,
-    quiet: bool = False,
-) -> None:
-    """Write the report to stdout, or to --output (the terminal then shows the verdict)."""
-    chosen = language(lang)
-    if output_format is not OutputFormat.TERMINAL:
-        text = render_as(
-            report, FileFormat(output_format.value), lang=chosen, now=report.finished_at
-        )
-        if output is None:
-            sys.stdout.write(text)
-            return
-        write_file(output, text)
-    elif output is None:
-        render_terminal(report, report_console(), chosen, verbose=verbose, quiet=quiet)
-        return
-    else:
-        buffer = io.StringIO()
-        render_terminal(report, report_console(buffer, color=False), chosen, verbose=verbose)
-        write_file(output, buffer.getvalue())
-    render_terminal(report, report_console(), chosen, quiet=True)
-
-
 def finish(
     report: Report,
     output_format: OutputFormat,
@@ -286,16 +257,32 @@ def finish(
     *,
     verbose: bool = False,
     quiet: bool = False,
+    code: int | None = None,
 ) -> NoReturn:
-    """Emit the report and exit with its code, whoever reads standard output: a reader that
-    closes the pipe early (``| head -1``) does not change the exit code."""
-    code = exit_code(report)
+    """Write the report to stdout, or to --output (the terminal then shows the verdict), and
+    exit with ``code`` (default: the report's exit code) whoever reads standard output: a
+    reader that closes the pipe early (``| head -1``) does not change the exit code."""
+    chosen = language(lang)
     try:
-        emit(report, output_format, output, lang, verbose=verbose, quiet=quiet)
+        if output_format is not OutputFormat.TERMINAL:
+            fmt = FileFormat(output_format.value)
+            text = render_as(report, fmt, lang=chosen, now=report.finished_at)
+            if output is None:
+                sys.stdout.write(text)
+            else:
+                write_file(output, text)
+                render_terminal(report, report_console(), chosen, quiet=True)
+        elif output is None:
+            render_terminal(report, report_console(), chosen, verbose=verbose, quiet=quiet)
+        else:
+            buffer = io.StringIO()
+            render_terminal(report, report_console(buffer, color=False), chosen, verbose=verbose)
+            write_file(output, buffer.getvalue())
+            render_terminal(report, report_console(), chosen, quiet=True)
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise typer.Exit(code)
+    raise typer.Exit(exit_code(report) if code is None else code)
 
 
 def terminal_console() -> Console:
@@ -394,9 +381,8 @@ def demo(
     from tlsaudit.demo import run_demo
 
     report = run_demo(language(lang))
-    emit(report, output_format, None, lang)
     as_designed = [t.verdict for t in report.targets] == [Verdict.PASS, Verdict.FAIL]
-    raise typer.Exit(0 if as_designed else 3)
+    finish(report, output_format, None, lang, code=0 if as_designed else 3)
 
 
 @app.command()
