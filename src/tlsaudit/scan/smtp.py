@@ -126,8 +126,8 @@ class Session:
     def send(self, *lines: str) -> None:
         """Write the command lines in one ``sendall`` (pipelined when there are several)."""
         self.transcript += [f"C: {line}" for line in lines]
-        self._sock.settimeout(self._remaining(time.monotonic() + self._timeout, self._timeout))
-        try:
+        try:  # a socket a failed TLS handshake closed raises here too (EBADF)
+            self._sock.settimeout(self._remaining(time.monotonic() + self._timeout, self._timeout))
             self._sock.sendall(b"".join(line.encode("ascii") + b"\r\n" for line in lines))
         except OSError as exc:
             raise SmtpError(
@@ -157,8 +157,8 @@ class Session:
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_LINE:
                 raise SmtpError(ErrorReason.INVALID_ANSWER, f"reply line over {MAX_LINE} bytes")
-            self._sock.settimeout(self._remaining(until, limit))
             try:
+                self._sock.settimeout(self._remaining(until, limit))
                 data = self._sock.recv(4096)
             except TimeoutError as exc:
                 raise SmtpError(ErrorReason.TIMEOUT, self._late_reason(limit)) from exc
