@@ -241,3 +241,26 @@ def test_exit_code_does_not_depend_on_the_reader(nginx: NginxServer) -> None:
         assert process.wait(timeout=120) == 1
         assert process.stderr is not None
         assert b"Traceback" not in process.stderr.read()
+
+
+def test_help_and_profiles_list_import_no_scanning_code() -> None:
+    """`tlsaudit --help` and `tlsaudit profiles list` start without the scanning stack."""
+    for args in (["--help"], ["profiles", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "tlsaudit", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-500:]
+        imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+        heavy = {"sslyze", "nassl", "sqlalchemy", "dns.resolver", "tlsaudit.scan.tls"}
+        assert not heavy & imported, sorted(heavy & imported)
+
+
+def test_domain_without_a_reachable_resolver_says_so_in_one_line() -> None:
+    code, out, err = run("domain", "example.test", "--resolver", "127.0.3.99:53", "--timeout", "1")
+    assert code == 3
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("tlsaudit: error: no DNS resolver answers")

@@ -17,14 +17,11 @@ from tlsaudit.errors import TlsauditError
 from tlsaudit.inventory import STARTTLS_PROTOCOLS, parse_resolver, parse_target, read_list
 from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
-from tlsaudit.orchestrate import audit, audit_domains, exit_code
 from tlsaudit.profiles import DEFAULT_PROFILE, Profile, builtin_ids, load_profile
+from tlsaudit.render.formats import FileFormat
 from tlsaudit.render.i18n import default_lang
 from tlsaudit.render.json import render_schema
-from tlsaudit.render.outputs import FileFormat, render_as, write_atomic
 from tlsaudit.render.terminal import render_terminal, report_console
-from tlsaudit.scan.dns import DnsOptions
-from tlsaudit.scan.mail import MailOptions
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.version import TOOL
 
@@ -211,6 +208,8 @@ def scan(
         address = parse_resolver(resolver) if resolver else None
     except TlsauditError as exc:
         fatal(str(exc))
+    from tlsaudit.orchestrate import audit  # the scanning stack loads when a scan starts
+
     options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
     try:
         with scanning_status(len(targets)) as progress:
@@ -262,6 +261,9 @@ def finish(
     """Write the report to stdout, or to --output (the terminal then shows the verdict), and
     exit with ``code`` (default: the report's exit code) whoever reads standard output: a
     reader that closes the pipe early (``| head -1``) does not change the exit code."""
+    from tlsaudit.orchestrate import exit_code
+    from tlsaudit.render.outputs import render_as
+
     chosen = language(lang)
     try:
         if output_format is not OutputFormat.TERMINAL:
@@ -290,6 +292,8 @@ def terminal_console() -> Console:
 
 
 def write_file(path: Path, text: str) -> None:
+    from tlsaudit.render.outputs import write_atomic
+
     try:
         write_atomic(path, text)
     except OSError as exc:
@@ -351,7 +355,16 @@ def domain(
         address = parse_resolver(resolver) if resolver else None
     except TlsauditError as exc:
         fatal(str(exc))
+    from tlsaudit.orchestrate import audit_domains
+    from tlsaudit.scan.dns import DnsOptions
+    from tlsaudit.scan.dnsquery import lookup
+    from tlsaudit.scan.mail import MailOptions
+
     scan_options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
+    probe = lookup(".", "NS", ScanOptions(timeout=timeout, resolver=address))
+    if not probe.responded:  # one line, not a report of every lookup failing alike
+        why = f"{probe.status.value}: {probe.reason}" if probe.reason else probe.status.value
+        fatal(f"no DNS resolver answers ({why}); check the network or give --resolver", code=3)
     mail_options = MailOptions(
         scan=scan_options,
         dkim_selectors=tuple(dkim_selector or ()),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -31,16 +31,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from tlsaudit import batch
-from tlsaudit.assets import AssetFileError, AssetList, Entry, load_assets
-from tlsaudit.batch import (
-    INTERRUPTED,
-    BatchOptions,
-    Interrupted,
-    defaults_from,
-    run_batch,
-    run_report,
-)
 from tlsaudit.cli import (
     CaFileOption,
     Lang,
@@ -52,16 +42,17 @@ from tlsaudit.cli import (
     language,
     terminal_console,
 )
-from tlsaudit.diff import diff_runs
-from tlsaudit.engine import Defaults, exit_code
 from tlsaudit.errors import TlsauditError
-from tlsaudit.history import History, HistoryDocument, RunSummary, open_history
 from tlsaudit.inventory import parse_resolver
 from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.profiles import DEFAULT_PROFILE, load_profile
-from tlsaudit.render.outputs import FileFormat, render_as, write_atomic
-from tlsaudit.render.runs import render_diff, render_history, render_summary, render_target_history
+from tlsaudit.render.formats import FileFormat
+
+if TYPE_CHECKING:  # the scanning and storage stack is imported by the commands that use it
+    from tlsaudit.assets import AssetList, Entry
+    from tlsaudit.batch import Interrupted
+    from tlsaudit.history import History, RunSummary
 
 
 class RunFormat(StrEnum):
@@ -140,6 +131,8 @@ def _now(text: str | None) -> datetime | None:
 
 
 def _load(path: str) -> AssetList:
+    from tlsaudit.assets import AssetFileError, load_assets
+
     try:
         return load_assets(path)
     except AssetFileError as exc:
@@ -156,6 +149,8 @@ def _refuse(problems: Sequence[object]) -> NoReturn:
 
 
 def _open(db: str | None) -> History:
+    from tlsaudit.history import open_history
+
     try:
         return open_history(db)
     except TlsauditError as exc:
@@ -263,6 +258,9 @@ def run(
     now: NowOption = None,
 ) -> None:
     """Audit every entry of an asset list, store each result as it finishes, print a summary."""
+    from tlsaudit.batch import BatchOptions, Interrupted, defaults_from, run_batch
+    from tlsaudit.engine import Defaults
+
     _writable(output)
     loaded = _load(assets)
     if loaded.errors:
@@ -304,6 +302,8 @@ def _writable(output: Path | None) -> None:
 
 
 def _interrupted(store: History, stop: Interrupted, loaded: AssetList) -> NoReturn:
+    from tlsaudit.batch import INTERRUPTED
+
     stored = len(store.finished_keys(stop.run_id))
     Console(stderr=True, soft_wrap=True).print(
         f"Run #{stop.run_id} interrupted: {stored} of {len(loaded.entries)} result(s) stored. "
@@ -328,6 +328,10 @@ def _finish(
     pinned: datetime | None,
 ) -> NoReturn:
     """Write the run in the asked format and the summary; exit with the run's code."""
+    from tlsaudit.batch import run_report
+    from tlsaudit.engine import exit_code
+    from tlsaudit.render.runs import render_summary
+
     report = run_report(store, summary)
     chosen = language(lang)
     moment = pinned or summary.evaluated_at or report.finished_at
@@ -352,6 +356,8 @@ def _write(
     bom: bool,
     expiry_days: int,
 ) -> None:
+    from tlsaudit.render.outputs import render_as, write_atomic
+
     trend: list[RunSummary] = []
     if fmt is FileFormat.HTML:
         trend = [r for r in store.runs(limit=200) if r.source == summary.source]
@@ -377,6 +383,9 @@ def history(
     db: DbOption = None,
 ) -> None:  # fmt: skip
     """Past runs (or one target's results) and their verdicts, newest first."""
+    from tlsaudit.history import HistoryDocument
+    from tlsaudit.render.runs import render_history, render_target_history
+
     with _open(db) as store:
         try:
             if target is None:
@@ -403,6 +412,9 @@ def diff(
     db: DbOption = None,
 ) -> None:
     """What changed between two runs (default: the last two finished runs)."""
+    from tlsaudit.diff import diff_runs
+    from tlsaudit.render.runs import render_diff
+
     if (run_a is None) != (run_b is None):
         fatal("give two runs, or none for the last two")
     with _open(db) as store:
@@ -441,6 +453,8 @@ def reevaluate(
     now: NowOption = None,
 ) -> None:  # fmt: skip
     """Judge a run's stored facts again (no network); stored as a new run."""
+    from tlsaudit import batch
+
     _writable(output)
     pinned = _now(now)
     with _open(db) as store:
@@ -468,6 +482,8 @@ def report(
     now: NowOption = None,
 ) -> None:
     """Write a stored run as an HTML report for auditors, JSON, JSON Lines, CSV or Prometheus."""
+    from tlsaudit.batch import run_report
+
     pinned = _now(now)
     with _open(db) as store:
         try:

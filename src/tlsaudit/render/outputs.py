@@ -6,24 +6,16 @@ import os
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 
 from tlsaudit.history import RunSummary
 from tlsaudit.models.report import Report
 from tlsaudit.render.csv import render_csv
+from tlsaudit.render.formats import FileFormat
 from tlsaudit.render.html import render_html
 from tlsaudit.render.json import render_json
 from tlsaudit.render.jsonl import render_jsonl
 from tlsaudit.render.prometheus import render_prometheus
-
-
-class FileFormat(StrEnum):
-    JSON = "json"
-    JSONL = "jsonl"
-    CSV = "csv"
-    PROMETHEUS = "prometheus"
-    HTML = "html"
 
 
 def render_as(
