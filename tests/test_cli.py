@@ -264,3 +264,9 @@ def test_domain_without_a_reachable_resolver_says_so_in_one_line() -> None:
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("tlsaudit: error: no DNS resolver answers")
+
+
+def test_user_text_in_errors_is_not_markup() -> None:
+    """A profile path that looks like rich markup is printed as it is, in one line."""
+    code, _, err = run("scan", "localhost:1", "--profile", "[/x].toml")
+    assert (code, err) == (2, "tlsaudit: error: [/x].toml: profile file not found\n")
