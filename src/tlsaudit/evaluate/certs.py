@@ -110,7 +110,7 @@ def _trust(deployment: Deployment, rule: Rule, now: datetime) -> DeploymentResul
         return None, f"validates against {', '.join(valid)}"
     by_error: dict[str, list[str]] = {}
     for result in results:
-        by_error.setdefault(_shorten(result.error or "not valid"), []).append(result.store)
+        by_error.setdefault(result.error or "not valid", []).append(result.store)
     errors = "; ".join(f"{', '.join(stores)}: {error}" for error, stores in by_error.items())
     return rule.level, f"{_trust_problem(deployment, now)} — {errors}"
 
@@ -188,10 +188,6 @@ def _cn_of(name: str) -> str:
 
 def _outside(cert: CertificateFacts, now: datetime) -> bool:
     return not _utc(cert.not_before) <= now <= _utc(cert.not_after)
-
-
-def _shorten(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _hostname(deployment: Deployment, rule: Rule, now: datetime) -> DeploymentResult:
