@@ -282,7 +282,7 @@ def finish(
             write_file(output, buffer.getvalue())
             render_terminal(report, report_console(), chosen, quiet=True)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (BrokenPipeError, SystemExit):  # rich turns a closed pipe into SystemExit(1)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     raise typer.Exit(exit_code(report) if code is None else code)
 
