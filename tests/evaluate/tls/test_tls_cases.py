@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from recorded import apply, assert_complete
 from tlsaudit.evaluate import evaluate_tls
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.models.findings import Finding, Status, verdict_of
@@ -26,17 +27,6 @@ from tlsaudit.profiles import Profile, load_profile
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "cases").glob("*.json"))
-
-
-def apply(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with each ``path`` (``/``-separated keys and list indexes) replaced."""
-    for path, value in changes.items():
-        *parents, last = [int(p) if p.isdigit() else p for p in path.split("/")]
-        target: Any = document
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    return document
 
 
 @cache
@@ -76,10 +66,7 @@ def test_case(path: Path, profile_id: str) -> None:
 @pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)
 def test_every_finding_is_complete(path: Path, profile_id: str) -> None:
     """Citations, observed and expected always; a fix for every problem; a reason for unknown."""
-    for f in judged(path, profile_id):
-        assert all((f.citations, f.observed, f.expected, f.title.en, f.title.ja)), f
-        assert (f.remediation is not None) == (f.status in (Status.FAIL, Status.WARN)), f
-        assert (f.status is Status.UNKNOWN) <= bool(f.reason), f
+    assert_complete(judged(path, profile_id))
 
 
 def test_evaluation_is_deterministic() -> None:
