@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from scan_targets import CA_CERT, SCENARIOS, Scenario  # noqa: E402
+from scan_targets import CA_CERT, SCENARIOS, Scenario, free_ports  # noqa: E402
 from servers.nginx import NginxServer  # noqa: E402
 
 
@@ -38,17 +37,6 @@ class ManyBlocks(NginxServer):
         text = path.read_text().replace("worker_connections 256", "worker_connections 8192")
         path.write_text(text)
         return path
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def blocks(count: int) -> list[Scenario]:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from scan_targets import CA_CERT, CLOSED_PORT, HOST, SCENARIOS, SERVER_NAME, Scenario
+from scan_targets import (
+    CA_CERT,
+    CERTS_DIR,
+    CLOSED_PORT,
+    HOST,
+    SCENARIOS,
+    SERVER_NAME,
+    Scenario,
+    find_closed_port,
+)
 from servers.nginx import NginxServer, start_nginx
 from servers.pqc import PqcServer
 from tlsaudit.inventory import Target, resolve
@@ -69,3 +81,27 @@ def postgres_url() -> Iterator[str]:
             yield cluster.url
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Sink:
+    async def handle_DATA(self, *_: object) -> str:  # noqa: N802 - aiosmtpd hook name
+        return "554 no mail accepted here"
+
+
+@pytest.fixture(scope="session")
+def smtp_port() -> Iterator[int]:
+    """An SMTP server on 127.0.0.1 offering STARTTLS with the good RSA certificate (TLS 1.2+,
+    ECDHE AES-GCM), never accepting mail."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERTS_DIR / "good-rsa3072-chain.pem", CERTS_DIR / "good-rsa3072.key")
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE+AESGCM")
+    port = find_closed_port()
+    controller = Controller(_Sink(), hostname=HOST, port=port, tls_context=context)
+    log = logging.getLogger("mail.log")  # aiosmtpd logs every probe that hangs up
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    controller.start()
+    yield port
+    controller.stop()
+    log.setLevel(level)

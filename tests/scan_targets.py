@@ -291,6 +291,18 @@ def find_closed_port(host: str = HOST) -> int:
             return port
 
 
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """``count`` distinct ports on *host* that are free right now (bound together, released)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 #: A port on 127.0.0.1 with no listener (chosen once, at import time).
 CLOSED_PORT: int = find_closed_port()
 

@@ -4,41 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-import ssl
-from collections.abc import Iterator
 
 import jsonschema
 import pytest
-from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
-from scan_targets import CA_CERT, CERTS_DIR
+from scan_targets import CA_CERT
 from servers.proxy import CountingProxy
 from tlsaudit.cli import app
 from tlsaudit.models.facts import Endpoint
 from tlsaudit.render.json import committed_schema
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import scan_endpoints
-
-
-class _Sink:
-    async def handle_DATA(self, *_: object) -> str:  # noqa: N802 - aiosmtpd hook name
-        return "554 no mail accepted here"
-
-
-@pytest.fixture(scope="module")
-def smtp_port() -> Iterator[int]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERTS_DIR / "good-rsa3072-chain.pem", CERTS_DIR / "good-rsa3072.key")
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers("ECDHE+AESGCM")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(_Sink(), hostname="127.0.0.1", port=port, tls_context=context)
-    controller.start()
-    yield port
-    controller.stop()
 
 
 def test_smtp_starttls_scanned_and_judged(smtp_port: int) -> None:

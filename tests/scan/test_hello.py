@@ -9,7 +9,6 @@ STARTTLS server, and hostile servers that drip, flood, send garbage or never ans
 from __future__ import annotations
 
 import contextlib
-import logging
 import random
 import re
 import socket
@@ -23,7 +22,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sslyze import ScanCommand, Scanner, ServerScanRequest
 from sslyze.server_setting import ServerNetworkLocation
 
@@ -127,28 +125,6 @@ def no_ticket_port() -> Iterator[int]:
 
     with _serve(NoTicket) as port:
         yield port
-
-
-class _Sink:
-    async def handle_DATA(self, *_: object) -> str:  # noqa: N802 - aiosmtpd hook name
-        return "554 no mail accepted here"
-
-
-@pytest.fixture(scope="module")
-def smtp_port() -> Iterator[int]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERTS_DIR / "good-rsa3072-chain.pem", CERTS_DIR / "good-rsa3072.key")
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers("ECDHE+AESGCM")
-    port = find_closed_port()
-    controller = Controller(_Sink(), hostname=HOST, port=port, tls_context=context)
-    log = logging.getLogger("mail.log")  # aiosmtpd logs every probe that hangs up
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    controller.start()
-    yield port
-    controller.stop()
-    log.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,15 @@ from typer.testing import CliRunner
 
 from maildns.conftest import DnsEnv
 from maildns.mail.conftest import NOW
-from scan_targets import CA_CERT, CERTS_DIR, SCENARIOS, Scenario, scenario, tls_directives
+from scan_targets import (
+    CA_CERT,
+    CERTS_DIR,
+    SCENARIOS,
+    Scenario,
+    free_ports,
+    scenario,
+    tls_directives,
+)
 from servers.nginx import NginxServer
 from servers.smtp import MailServers
 from tlsaudit.cli import app
@@ -52,17 +60,6 @@ HORIZON_DAYS = math.ceil((EXPIRING_NOT_AFTER - NOW) / timedelta(days=1)) + 1
 DOMAINS = ("mail-good.test", "spf-plusall.test", "dmarc-none.test", "nostarttls.test",
            "single-ns.test", "not a domain")  # fmt: skip
 SCRIPT_TAG = "<script>alert(1)</script>"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Hostile:
