@@ -3,7 +3,6 @@ verdict changes, new failures, fixed failures, certificate renewals. Pure: no ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import Field
@@ -107,13 +106,13 @@ def _ref(cert: LeafCertificate) -> CertificateRef:
 def diff_runs(run_a: int, a: list[Stored], run_b: int, b: list[Stored]) -> DiffReport:
     before = {s.key: _row(s) for s in a}
     after = {s.key: _row(s) for s in b}
-    out = _Changes()
+    out = DiffReport(run_a=run_a, run_b=run_b)  # frozen, but its lists fill in place
 
     def ref(key: str, row: Row) -> TargetRef:
         return TargetRef(key=key, target=row.name, kind=row.kind)
 
-    out.appeared += [ref(k, r) for k, r in sorted(after.items()) if k not in before]
-    out.vanished += [ref(k, r) for k, r in sorted(before.items()) if k not in after]
+    out.appeared.extend(ref(k, r) for k, r in sorted(after.items()) if k not in before)
+    out.vanished.extend(ref(k, r) for k, r in sorted(before.items()) if k not in after)
     for key in sorted(before.keys() & after.keys()):
         old, new = before[key], after[key]
         if old.item.verdict is not new.item.verdict:
@@ -123,30 +122,18 @@ def diff_runs(run_a: int, a: list[Stored], run_b: int, b: list[Stored]) -> DiffR
             )  # fmt: skip
         if old.error is None and new.error is None:
             ends_old, ends_new = _endpoints(old), _endpoints(new)
-            out.endpoints_appeared += [
+            out.endpoints_appeared.extend(
                 EndpointChange(key=key, endpoint=e) for e in sorted(ends_new - ends_old)
-            ]
-            out.endpoints_vanished += [
+            )
+            out.endpoints_vanished.extend(
                 EndpointChange(key=key, endpoint=e) for e in sorted(ends_old - ends_new)
-            ]
+            )
         _compare_findings(key, old, new, out)
         _compare_certificates(key, old, new, out)
-    return DiffReport(run_a=run_a, run_b=run_b, **vars(out))
+    return out
 
 
-@dataclass
-class _Changes:
-    appeared: list[TargetRef] = field(default_factory=list)
-    vanished: list[TargetRef] = field(default_factory=list)
-    endpoints_appeared: list[EndpointChange] = field(default_factory=list)
-    endpoints_vanished: list[EndpointChange] = field(default_factory=list)
-    verdict_changes: list[VerdictChange] = field(default_factory=list)
-    new_failures: list[FindingChange] = field(default_factory=list)
-    fixed: list[FindingChange] = field(default_factory=list)
-    renewals: list[CertificateRenewal] = field(default_factory=list)
-
-
-def _compare_findings(key: str, old: Row, new: Row, out: _Changes) -> None:
+def _compare_findings(key: str, old: Row, new: Row, out: DiffReport) -> None:
     was, now = _findings(old), _findings(new)
     for ident, finding in sorted(now.items()):
         previous = was.get(ident)
@@ -179,7 +166,7 @@ def _change(
     )
 
 
-def _compare_certificates(key: str, old: Row, new: Row, out: _Changes) -> None:
+def _compare_certificates(key: str, old: Row, new: Row, out: DiffReport) -> None:
     was, now = _leaves(old), _leaves(new)
     for endpoint in sorted(was.keys() & now.keys()):
         if {c.sha256 for c in was[endpoint]} != {c.sha256 for c in now[endpoint]}:
