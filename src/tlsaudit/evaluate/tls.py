@@ -259,7 +259,7 @@ def _pqc(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
 
 def _caa(view: TlsView, rule: Rule, now: datetime) -> Iterator[Outcome]:
     """``cert.caa``: the CAA RRset of the scanned name, judged as ``tlsaudit domain`` does."""
-    name = view.facts.endpoint.sni or view.facts.endpoint.host
+    name = view.facts.endpoint.name
     yield Outcome(f"{name} CAA", CAA_EXPECTED, caa_judgement(view.facts.caa, rule))
 
 

@@ -82,6 +82,12 @@ class Endpoint(Model):
     https: bool = Field(description="True when HTTP headers (HSTS) are to be checked.")
 
     @property
+    def name(self) -> str:
+        """The name scanned for: sent as SNI and checked against the certificate and CAA (the
+        SNI name when one was given, else the host, an address only when that is the host)."""
+        return self.sni or self.host
+
+    @property
     def label(self) -> str:
         address = f"[{self.ip}]" if ":" in self.ip else self.ip
         scheme = f"{self.starttls}://" if self.starttls else ""

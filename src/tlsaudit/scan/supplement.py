@@ -72,7 +72,7 @@ def supplement(
     *tested* maps each version to the IANA names sslyze offered for it (None: sslyze's scan
     of that version failed, so it is not supplemented either); *tls13*: sslyze saw TLS 1.3.
     """
-    server_name = endpoint.sni or endpoint.host
+    server_name = endpoint.name
     suites: dict[ProtocolVersion, list[AcceptedSuite]] = {}
     notes = []
     for version in SUPPLEMENTED:

@@ -181,7 +181,7 @@ def scan_endpoints(
     deadline = endpoint_deadline(options.timeout)
     # CAA once per name, while sslyze scans (in the background: never waited on past the
     # deadline of the endpoint that reads it)
-    names = sorted({_scanned_name(e) for e in endpoints})
+    names = sorted({e.name for e in endpoints})
     caa_lookups = {name: _in_background(_caa, name, options) for name in names}
     arrived: queue.Queue[tuple[int, TlsFacts]] = queue.Queue()
     facts: dict[int, TlsFacts] = {}
@@ -199,7 +199,7 @@ def scan_endpoints(
             index = waiting.pop(0)
             endpoint = endpoints[index]
             running[index] = time.monotonic() + deadline
-            caa = caa_lookups[_scanned_name(endpoint)]
+            caa = caa_lookups[endpoint.name]
             _start_daemon(_scan_one, index, endpoint, options, extra, caa, arrived)
         try:
             index, result = arrived.get(timeout=max(0.0, min(running.values()) - time.monotonic()))
@@ -282,11 +282,6 @@ def _in_background(
     return future
 
 
-def _scanned_name(endpoint: Endpoint) -> str:
-    """The name the user scans for: the SNI name when given, else the target's host."""
-    return endpoint.sni or endpoint.host
-
-
 def _caa(name: str, options: ScanOptions) -> Observed[CaaFacts]:
     """CAA of the scanned name; not applicable to an address, nor to a special-use name
     (RFC 6761) unless a resolver was given (which then answers for it)."""
@@ -342,7 +337,7 @@ def _request(
         ),
         network_configuration=ServerNetworkConfiguration(
             # sslyze always sends SNI: for an IP-address host that is the address itself.
-            tls_server_name_indication=endpoint.sni or endpoint.host,
+            tls_server_name_indication=endpoint.name,
             tls_opportunistic_encryption=(
                 ProtocolWithOpportunisticTlsEnum(starttls.upper()) if starttls else None
             ),
@@ -377,7 +372,7 @@ def _facts(
         group_probe=extra.group_probe,
         certificates=_observe(
             attempts.certificate_info,
-            lambda result: certificate_info(result, _scanned_name(endpoint), options.ca_file),
+            lambda result: certificate_info(result, endpoint.name, options.ca_file),
         ),
         heartbleed=_observe(attempts.heartbleed, lambda r: r.is_vulnerable_to_heartbleed),
         ccs_injection=_observe(
@@ -628,7 +623,7 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
     """Send one ClientHello and classify the first bytes of the answer."""
     try:
         with socket.create_connection((endpoint.ip, endpoint.port), timeout=timeout) as sock:
-            sock.sendall(_client_hello(endpoint.sni or endpoint.host))
+            sock.sendall(_client_hello(endpoint.name))
             answer = sock.recv(256)
     except TimeoutError:
         return ErrorReason.TIMEOUT, f"no answer to a TLS ClientHello within {timeout:g} s."
@@ -644,7 +639,7 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
     if _is_tls_record(answer):
         seen = "answers in TLS, but no handshake sslyze offers works."
         groups = probe_groups_tls13(
-            endpoint.ip, endpoint.port, endpoint.sni or endpoint.host, TLS13_GROUPS, timeout
+            endpoint.ip, endpoint.port, endpoint.name, TLS13_GROUPS, timeout
         ).supported
         if groups:
             names = ", ".join(SUPPORTED_GROUPS[g] for g in groups)
