@@ -42,6 +42,9 @@ PROBED_GROUPS: tuple[int, ...] = (
 )
 """TLS 1.3 groups asked one ClientHello each (sslyze tests X25519, X448 and the P curves)."""
 
+SSLYZE_GROUPS = frozenset({0x0017, 0x0018, 0x0019, 0x001D, 0x001E})
+"""The TLS 1.3 groups sslyze's OpenSSL 1.1.1 offers: secp256r1/384r1/521r1, X25519, X448."""
+
 SUPPLEMENTED: tuple[ProtocolVersion, ...] = ("SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")
 
 

@@ -84,7 +84,7 @@ from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.hello import probe_groups_tls13
 from tlsaudit.scan.iana import SUPPORTED_GROUPS, TLS13_GROUPS
 from tlsaudit.scan.options import ScanOptions
-from tlsaudit.scan.supplement import supplement
+from tlsaudit.scan.supplement import SSLYZE_GROUPS, supplement
 
 ENGINE = f"sslyze {sslyze_version}"
 
@@ -638,9 +638,9 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
         )
     if _is_tls_record(answer):
         seen = "answers in TLS, but no handshake sslyze offers works."
-        groups = probe_groups_tls13(
-            endpoint.ip, endpoint.port, endpoint.name, TLS13_GROUPS, timeout
-        ).supported
+        others = [g for g in TLS13_GROUPS if g not in SSLYZE_GROUPS]
+        probe = probe_groups_tls13(endpoint.ip, endpoint.port, endpoint.name, others, timeout)
+        groups = probe.supported
         if groups:
             names = ", ".join(SUPPORTED_GROUPS[g] for g in groups)
             seen += f" It accepts TLS 1.3 with {names}, a group sslyze cannot offer."
