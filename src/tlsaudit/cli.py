@@ -287,10 +287,6 @@ def finish(
     raise typer.Exit(exit_code(report) if code is None else code)
 
 
-def terminal_console() -> Console:
-    return report_console()
-
-
 def write_file(path: Path, text: str) -> None:
     from tlsaudit.render.outputs import write_atomic
 
@@ -407,7 +403,7 @@ def schema() -> None:
 @profiles_app.command("list")
 def profiles_list() -> None:
     """List the built-in profiles."""
-    console = terminal_console()
+    console = report_console()
     for profile_id in builtin_ids():
         loaded = load_or_exit(profile_id)
         marker = " (default)" if profile_id == DEFAULT_PROFILE else ""
@@ -422,7 +418,7 @@ def profiles_show(
     """Show every rule of a profile: level, parameters, citations."""
     from tlsaudit.render.profile import render_profile
 
-    render_profile(load_or_exit(profile), terminal_console(), language(lang))
+    render_profile(load_or_exit(profile), report_console(), language(lang))
 
 
 def load_or_exit(profile: str) -> Profile:

@@ -40,7 +40,6 @@ from tlsaudit.cli import (
     TimeoutOption,
     fatal,
     language,
-    terminal_console,
 )
 from tlsaudit.errors import TlsauditError
 from tlsaudit.inventory import parse_resolver
@@ -48,6 +47,7 @@ from tlsaudit.models.findings import Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.profiles import DEFAULT_PROFILE, load_profile
 from tlsaudit.render.formats import FileFormat
+from tlsaudit.render.terminal import report_console
 
 if TYPE_CHECKING:  # the scanning and storage stack is imported by the commands that use it
     from tlsaudit.assets import AssetList, Entry
@@ -339,7 +339,7 @@ def _finish(
     if output_format is not RunFormat.TERMINAL:
         _write(store, report, summary, FileFormat(output_format.value), output,
                chosen, moment, bom, expiry_days)  # fmt: skip
-    console = Console(stderr=True) if data_on_stdout else terminal_console()
+    console = Console(stderr=True) if data_on_stdout else report_console()
     if not data_on_stdout or console.is_terminal:
         render_summary(report, console, chosen, moment, expiry_days)
     raise typer.Exit(exit_code(report))
@@ -400,9 +400,9 @@ def history(
     if output_format is ListFormat.JSON:
         sys.stdout.write(document.model_dump_json(indent=2) + "\n")
     elif target is None:
-        render_history(document.runs, terminal_console())
+        render_history(document.runs, report_console())
     else:
-        render_target_history(document.results, terminal_console())
+        render_target_history(document.results, report_console())
 
 
 def diff(
@@ -434,7 +434,7 @@ def diff(
     if output_format is ListFormat.JSON:
         sys.stdout.write(changes.model_dump_json(indent=2) + "\n")
     else:
-        render_diff(changes, terminal_console())
+        render_diff(changes, report_console())
 
 
 def reevaluate(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tlsaudit.evaluate import mail_auth, mail_transport
+from tlsaudit.evaluate import mail_auth, mail_transport  # importing registers their checks
 from tlsaudit.evaluate.check import evaluate
 from tlsaudit.evaluate.mailview import MailView
 from tlsaudit.evaluate.tls import evaluate_tls
@@ -23,7 +23,7 @@ from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts
 from tlsaudit.profiles import Profile
 
-__all__ = ["MailView", "evaluate_mail", "mail_auth"]
+__all__ = ["MailView", "evaluate_mail", "mail_auth", "mail_transport"]
 
 
 def evaluate_mail(facts: MailFacts, profile: Profile, now: datetime) -> list[Finding]:
