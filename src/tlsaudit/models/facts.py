@@ -136,6 +136,16 @@ class ProtocolFacts(Model):
     accepted: Observed[list[AcceptedSuite]] = Field(
         description="Accepted suites; empty list = the version is not accepted."
     )
+    server_preference: bool | None = Field(
+        default=None,
+        description="Whether the server enforces its own suite order (compliance mode: the"
+        " first two suites it picked, offered swapped); None = not determined.",
+    )
+    preference_order: list[str] = Field(
+        default_factory=list,
+        description="The accepted suites (IANA names) in the server's order, most preferred"
+        " first, when it enforces one and one elimination saw them all.",
+    )
 
 
 class KeyInfo(Model):
@@ -270,6 +280,11 @@ class TlsFacts(Model):
     endpoint: Endpoint
     scanned_at: datetime
     engine: str = Field(description="Scanner and version, e.g. 'sslyze 6.3.1'.")
+    mode: Literal["compliance", "full"] = Field(
+        default="full",
+        description="compliance: suites and groups by elimination, only the probes the profile"
+        " reads; full: sslyze's own scan, one handshake per suite and per curve, every probe.",
+    )
     connectivity: ProbeError | None = Field(
         default=None, description="Set when the endpoint could not be reached over TLS at all."
     )

@@ -783,28 +783,68 @@ def _probe_group(
 
 
 def _group_outcome(group: int, answer: Answer | ProbeError) -> bool | ProbeError:
+    chosen = _chosen_group(answer)
+    if chosen is None or isinstance(chosen, ProbeError):
+        return chosen is not None and chosen
+    if chosen != group:
+        return ProbeError(
+            reason=ErrorReason.INVALID_ANSWER,
+            detail=f"offered only {group_name(group)}, the server chose {group_name(chosen)}",
+        )
+    return True
+
+
+def _chosen_group(answer: Answer | ProbeError) -> int | ProbeError | None:
+    """The group a TLS 1.3 server picked (HelloRetryRequest or ServerHello), None when it
+    refused every group offered."""
     if isinstance(answer, ProbeError):
         return answer
     if isinstance(answer, Closed):
-        return False
+        return None
     if isinstance(answer, Alert):
         if answer.description == 70:
             return _not_tls13("alert protocol_version")
         if answer.description in _REFUSALS:
-            return False
+            return None
         return ProbeError(
             reason=ErrorReason.HANDSHAKE_FAILED,
             detail=f"the server sent alert {answer.name} ({answer.description})",
         )
     if answer.version != TlsVersion.TLS1_3:
         return _not_tls13(f"a ServerHello for 0x{answer.version:04X}")
-    if answer.group != group:
-        return ProbeError(
-            reason=ErrorReason.INVALID_ANSWER,
-            detail=f"offered only {group_name(group)}, the server chose"
-            f" {group_name(answer.group or 0)}",
-        )
-    return True
+    return answer.group or 0
+
+
+def eliminate_groups_tls13(
+    ip: str,
+    port: int,
+    server_name: str | None,
+    groups: Sequence[int],
+    timeout: float,
+    starttls: StartTlsProtocol | None = None,
+) -> GroupProbe:
+    """Which *groups* a TLS 1.3 server accepts, by elimination: offer every remaining group
+    with no key share, so the HelloRetryRequest names the group the server picks; take it
+    out and repeat until the server refuses (accepted + 1 ClientHellos). A failure leaves
+    every group not yet settled in ``errors``."""
+    remaining = list(dict.fromkeys(groups))
+    supported: list[int] = []
+    while remaining:
+        hello = client_hello(TlsVersion.TLS1_3, TLS13_SUITES, remaining, server_name)
+        answer = probe(ip, port, hello, timeout, server_name=server_name, starttls=starttls)
+        chosen = _chosen_group(answer)
+        if chosen is None:
+            break
+        if not isinstance(chosen, ProbeError) and chosen not in remaining:
+            chosen = ProbeError(
+                reason=ErrorReason.INVALID_ANSWER,
+                detail=f"the server chose {group_name(chosen)}, which was not offered",
+            )
+        if isinstance(chosen, ProbeError):
+            return GroupProbe(tuple(supported), (), dict.fromkeys(remaining, chosen))
+        supported.append(chosen)
+        remaining.remove(chosen)
+    return GroupProbe(tuple(supported), tuple(remaining))
 
 
 def _not_tls13(seen: str) -> ProbeError:

@@ -8,7 +8,8 @@ resumption. Facts only; the evaluation judges them like sslyze's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tlsaudit.models.facts import (
@@ -17,11 +18,18 @@ from tlsaudit.models.facts import (
     ErrorReason,
     Observed,
     ProbeError,
+    ProtocolFacts,
     ProtocolVersion,
 )
-from tlsaudit.scan.hello import TlsVersion, enumerate_suites, probe_groups_tls13
+from tlsaudit.scan.hello import (
+    SuiteEnumeration,
+    TlsVersion,
+    eliminate_groups_tls13,
+    enumerate_suites,
+    probe_groups_tls13,
+)
 from tlsaudit.scan.iana import CIPHER_SUITES, SUPPORTED_GROUPS, TLS13_SUITES, group_name
-from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.options import Probe, ScanOptions
 from tlsaudit.scan.resumption import probe_tls13_resumption
 
 PROBED_GROUPS: tuple[int, ...] = (
@@ -67,73 +75,118 @@ class Supplement:
 def supplement(
     endpoint: Endpoint,
     tested: Mapping[ProtocolVersion, set[str] | None],
-    tls13: bool,
+    protocols: Sequence[ProtocolFacts],
     options: ScanOptions,
 ) -> Supplement:
     """Probe *endpoint* for what sslyze did not test.
 
     *tested* maps each version to the IANA names sslyze offered for it (None: sslyze's scan
-    of that version failed, so it is not supplemented either); *tls13*: sslyze saw TLS 1.3.
+    of that version failed, so it is not supplemented either); *protocols*: what sslyze saw.
+    A full scan asks at every version and one ClientHello per group; compliance mode only at
+    the versions the server accepts, and finds the groups by elimination. Every probe runs
+    on the endpoint's connection limit.
     """
-    server_name = endpoint.name
-    suites: dict[ProtocolVersion, list[AcceptedSuite]] = {}
-    notes = []
-    for version in SUPPLEMENTED:
-        names = tested.get(version)
-        if names is None:
-            continue
-        codes = TLS13_SUITES if version == "TLS 1.3" else _legacy_codes()
-        candidates = [code for code in codes if CIPHER_SUITES[code] not in names]
-        found = enumerate_suites(
-            endpoint.ip,
-            endpoint.port,
-            server_name,
-            TlsVersion.of(version),
-            candidates,
-            options.timeout,
-            endpoint.starttls,
+    accepting = {p.version for p in protocols if p.accepted.value}
+    versions = [
+        v for v in SUPPLEMENTED if tested.get(v) is not None and (options.full or v in accepting)
+    ]
+    tls13 = "TLS 1.3" in accepting
+    with ThreadPoolExecutor(max_workers=max(1, options.connections_per_server)) as pool:
+        found = {
+            v: pool.submit(_other_suites, endpoint, v, tested[v] or set(), options)
+            for v in versions
+        }
+        groups = pool.submit(_groups, endpoint, options) if tls13 else None
+        resumed = (
+            pool.submit(
+                probe_tls13_resumption,
+                endpoint.ip,
+                endpoint.port,
+                endpoint.name,
+                options.timeout,
+                endpoint.starttls,
+            )
+            if tls13 and (options.full or Probe.RESUMPTION not in options.skip)
+            else None
         )
-        suites[version] = [
-            AcceptedSuite(
-                name=code.name, openssl_name="", ephemeral_key=code.key, detected_by="client-hello"
-            )
-            for code in found.accepted
-        ]
-        if found.error is not None:
-            notes.append(
-                f"{version}: the ClientHello probe for the suites sslyze cannot offer failed"
-                f" ({found.error.reason.value}: {found.error.detail}); beyond those listed,"
-                " whether the server accepts such suites is not known."
-            )
-    if not tls13:
-        return Supplement(suites, notes, _not_applicable(), [], None)
-    probe = probe_groups_tls13(
+        suites: dict[ProtocolVersion, list[AcceptedSuite]] = {}
+        notes = []
+        for version, future in found.items():
+            enumeration = future.result()
+            suites[version] = [
+                AcceptedSuite(
+                    name=code.name,
+                    openssl_name="",
+                    ephemeral_key=code.key,
+                    detected_by="client-hello",
+                )
+                for code in enumeration.accepted
+            ]
+            if enumeration.error is not None:
+                error = enumeration.error
+                notes.append(
+                    f"{version}: the ClientHello probe for the suites sslyze cannot offer failed"
+                    f" ({error.reason.value}: {error.detail}); beyond those listed, whether the"
+                    " server accepts such suites is not known."
+                )
+        if not options.full:
+            refused = [v for v in SUPPLEMENTED if tested.get(v) is not None and v not in versions]
+            if refused:
+                notes.append(
+                    "Suites no OpenSSL build implements were offered only at the versions the"
+                    f" server accepts, not at {', '.join(refused)} (--full offers them there)."
+                )
+        if groups is None:
+            return Supplement(suites, notes, _not_applicable(), [], None)
+        group_probe, supported = groups.result()
+        resumption = None
+        if resumed is not None:
+            outcome = resumed.result()
+            if isinstance(outcome, ProbeError):
+                notes.append(
+                    "TLS 1.3 session resumption not determined"
+                    f" ({outcome.reason.value}: {outcome.detail})."
+                )
+            else:
+                resumption = outcome
+    return Supplement(suites, notes, group_probe, supported, resumption)
+
+
+def _other_suites(
+    endpoint: Endpoint, version: ProtocolVersion, names: set[str], options: ScanOptions
+) -> SuiteEnumeration:
+    """The suites of *version* sslyze did not offer, by elimination."""
+    codes = TLS13_SUITES if version == "TLS 1.3" else _legacy_codes()
+    return enumerate_suites(
         endpoint.ip,
         endpoint.port,
-        server_name,
-        PROBED_GROUPS,
+        endpoint.name,
+        TlsVersion.of(version),
+        [code for code in codes if CIPHER_SUITES[code] not in names],
         options.timeout,
         endpoint.starttls,
-        connections=options.connections_per_server,
     )
-    group_probe: Observed[list[str]]
+
+
+def _groups(endpoint: Endpoint, options: ScanOptions) -> tuple[Observed[list[str]], list[str]]:
+    """The TLS 1.3 groups sslyze does not offer: one ClientHello each (full), or by
+    elimination (compliance)."""
+    where = (endpoint.ip, endpoint.port, endpoint.name)
+    if options.full:
+        probe = probe_groups_tls13(
+            *where,
+            PROBED_GROUPS,
+            options.timeout,
+            endpoint.starttls,
+            connections=options.connections_per_server,
+        )
+    else:
+        probe = eliminate_groups_tls13(*where, PROBED_GROUPS, options.timeout, endpoint.starttls)
+    supported = [SUPPORTED_GROUPS[g] for g in probe.supported]
     if probe.errors:
         group, error = next(iter(probe.errors.items()))
-        detail = f"{group_name(group)}: {error.detail}"
-        group_probe = Observed.failed(error.reason, detail)
-    else:
-        group_probe = Observed.of([SUPPORTED_GROUPS[g] for g in PROBED_GROUPS])
-    resumed = probe_tls13_resumption(
-        endpoint.ip, endpoint.port, server_name, options.timeout, endpoint.starttls
-    )
-    if isinstance(resumed, ProbeError):
-        notes.append(
-            f"TLS 1.3 session resumption not determined ({resumed.reason.value}: {resumed.detail})."
-        )
-    resumption = resumed if isinstance(resumed, bool) else None
-    return Supplement(
-        suites, notes, group_probe, [SUPPORTED_GROUPS[g] for g in probe.supported], resumption
-    )
+        return Observed.failed(error.reason, f"{group_name(group)}: {error.detail}"), supported
+    return Observed.of([SUPPORTED_GROUPS[g] for g in PROBED_GROUPS]), supported
 
 
 def _legacy_codes() -> list[int]:

@@ -15,8 +15,9 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from traceback import TracebackException
 from typing import TypeVar
@@ -45,7 +46,6 @@ from sslyze import (
     ServerNetworkConfiguration,
     ServerNetworkLocation,
     ServerScanRequest,
-    ServerScanResult,
     SessionResumptionSupportScanResult,
     SupportedEllipticCurvesScanResult,
     TlsResumptionSupportEnum,
@@ -80,30 +80,48 @@ from tlsaudit.models.facts import (
 )
 from tlsaudit.records.curves import ffdhe_name, normalise_curve
 from tlsaudit.scan.certs import certificate_info
+from tlsaudit.scan.compliance import ComplianceScan, Preference, scan_compliance
 from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.hello import probe_groups_tls13
 from tlsaudit.scan.iana import SUPPORTED_GROUPS, TLS13_GROUPS
-from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.options import Probe, ScanOptions
 from tlsaudit.scan.supplement import SSLYZE_GROUPS, supplement
 
 ENGINE = f"sslyze {sslyze_version}"
 
-COVERAGE: tuple[str, ...] = (
-    "Cipher suites: sslyze completes a handshake with every suite its OpenSSL builds implement"
-    " (nassl: OpenSSL 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and legacy suites); tlsaudit's own"
-    " ClientHello then offers every other suite of the IANA registry, SSL 3.0 to TLS 1.3, and"
-    " records each one the server picks (detected_by = client-hello: the ServerHello names the"
-    " suite; no handshake is completed). Not observable by either: PSK, SRP, ECCPWD and"
-    " Kerberos suites, which a server picks only for a client holding a matching key, password"
-    " or ticket, so a server accepting them is not detected.",
+_UNOBSERVABLE = (
+    " Not observable: PSK, SRP, ECCPWD and Kerberos suites, which a server picks only for a"
+    " client holding a matching key, password or ticket, so a server accepting them is not"
+    " detected."
+)
+_GROUPS_UNOBSERVED = (
+    " Not observed: the GOST and SM2 groups and the pre-standard Kyber drafts; curves a server"
+    " accepts only below TLS 1.3 when it also accepts TLS 1.3 (brainpool, secp256k1,"
+    " secp224r1, sect*); for TLS 1.2 DHE, the group is the one the server chose for each suite."
+)
+COVERAGE_FULL: tuple[str, ...] = (
+    "Full scan. Cipher suites: sslyze completes a handshake with every suite its OpenSSL builds"
+    " implement (nassl: OpenSSL 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and legacy suites);"
+    " tlsaudit's own ClientHello then offers every other suite of the IANA registry, SSL 3.0 to"
+    " TLS 1.3, and records each one the server picks (detected_by = client-hello: the"
+    " ServerHello names the suite; no handshake is completed)." + _UNOBSERVABLE,
     "Named groups: sslyze tests X25519, X448 and the NIST and other OpenSSL curves, one at a"
     " time, at the highest version the server accepts; tlsaudit asks a TLS 1.3 server about"
     " ffdhe2048-8192, X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, MLKEM512/768/1024"
-    " and the brainpool TLS 1.3 groups, one ClientHello each. Not observed: the GOST and SM2"
-    " groups and the pre-standard Kyber drafts; curves a server accepts only below TLS 1.3 when"
-    " it also accepts TLS 1.3 (brainpool, secp256k1, secp224r1, sect*); for TLS 1.2 DHE, the"
-    " group is the one the server chose for each suite.",
-    "The server's cipher-suite preference order is not observed.",
+    " and the brainpool TLS 1.3 groups, one ClientHello each." + _GROUPS_UNOBSERVED,
+    "The server's cipher-suite preference order is not observed (compliance mode observes it).",
+)
+COVERAGE_COMPLIANCE: tuple[str, ...] = (
+    "Compliance scan. Cipher suites: by elimination over sslyze's connection layer, per"
+    " version and OpenSSL build (nassl: OpenSSL 1.1.1w, and 1.0.2e for SSL 2.0-TLS 1.1 and"
+    " legacy suites): every suite the build implements is offered, the one the server picks is"
+    " taken out, until it refuses; the same suites as sslyze's one-handshake-per-suite scan."
+    " tlsaudit's own ClientHello then offers the other suites of the IANA registry at each"
+    " version the server accepts (detected_by = client-hello)." + _UNOBSERVABLE,
+    "Named groups: by elimination at the highest version the server accepts, sslyze's"
+    " curves (X25519, X448, the NIST and other OpenSSL curves) over its connection layer, then"
+    " ffdhe2048-8192, the ML-KEM groups and their hybrids and the brainpool TLS 1.3 groups with"
+    " tlsaudit's own ClientHello (TLS 1.3 only)." + _GROUPS_UNOBSERVED,
 )
 
 _MAX_ATTEMPTS = 2
@@ -223,16 +241,21 @@ def _scan_one(
 ) -> None:
     """One endpoint: its own sslyze scanner, then tlsaudit's probes (in a daemon thread)."""
     try:
+        request = _request(endpoint, options, extra)
+        if not options.full:
+            arrived.put((index, _compliance_facts(endpoint, request, options, caa)))
+            return
         scanner = Scanner(
             per_server_concurrent_connections_limit=options.connections_per_server,
             concurrent_server_scans_limit=1,
         )
-        scanner.queue_scans([_request(endpoint, options, extra)])
+        scanner.queue_scans([request])
         for result in scanner.get_results():
-            if result.scan_result is None:
-                facts = _unreachable_facts(endpoint, result, options)
+            trace = result.connectivity_error_trace
+            if result.scan_result is not None:
+                facts = _facts(endpoint, Sslyze(result.scan_result), options, caa)
             else:
-                facts = _facts(endpoint, result.scan_result, options, caa)
+                facts = _unreachable_facts(endpoint, trace, options)
             arrived.put((index, facts))
             return
         error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="sslyze returned no result")
@@ -247,6 +270,23 @@ def _scan_one(
             ),
         )
     )
+
+
+def _compliance_facts(
+    endpoint: Endpoint,
+    request: ServerScanRequest,
+    options: ScanOptions,
+    caa: Future[Observed[CaaFacts]],
+) -> TlsFacts:
+    probes = [probe for probe in Probe if probe not in options.skip]
+    if not _wants_http(endpoint):
+        probes.remove(Probe.HSTS)
+    try:
+        scan = scan_compliance(request, probes, options.connections_per_server)
+    except ConnectionToServerFailed as error:
+        trace = TracebackException.from_exception(error)
+        return _unreachable_facts(endpoint, trace, options)
+    return _facts(endpoint, scan, options, caa)
 
 
 def _timed_out(endpoint: Endpoint, deadline: float) -> TlsFacts:
@@ -349,24 +389,34 @@ def _request(
     )
 
 
+@dataclass(frozen=True)
+class Sslyze:
+    """A full-mode scan: sslyze's own results (no preference order, no notes)."""
+
+    attempts: AllScanCommandsAttempts
+    preferences: Mapping[ProtocolVersion, Preference] = field(default_factory=dict)
+    notes: Sequence[str] = ()
+
+
 def _facts(
     endpoint: Endpoint,
-    attempts: AllScanCommandsAttempts,
+    scan: Sslyze | ComplianceScan,
     options: ScanOptions,
     caa: Future[Observed[CaaFacts]],
 ) -> TlsFacts:
+    attempts = scan.attempts
     sslyze_protocols = [
-        ProtocolFacts(version=version, accepted=_observe(attempt, _accepted_suites))
+        _protocol(version, _observe(attempt, _accepted_suites), scan.preferences.get(version))
         for version, attempt in _suite_attempts(attempts)
     ]
     tested = {version: _tested(attempt) for version, attempt in _suite_attempts(attempts)}
-    tls13 = any(p.version == "TLS 1.3" and p.accepted.value for p in sslyze_protocols)
-    extra = supplement(endpoint, tested, tls13, options)
+    extra = supplement(endpoint, tested, sslyze_protocols, options)
     protocols = [_with_suites(p, extra.suites.get(p.version, [])) for p in sslyze_protocols]
     return TlsFacts(
         endpoint=endpoint,
         scanned_at=datetime.now(UTC),
         engine=ENGINE,
+        mode="full" if options.full else "compliance",
         protocols=protocols,
         groups=_with_groups(_groups(attempts.elliptic_curves, protocols), extra.groups),
         group_probe=extra.group_probe,
@@ -395,8 +445,37 @@ def _facts(
         resumption=_resumption(attempts.session_resumption, protocols, extra.resumption),
         caa=caa.result(),
         hsts=_hsts(endpoint, attempts),
-        coverage=[*COVERAGE, *extra.notes, *_endpoint_notes(endpoint, protocols)],
+        coverage=[
+            *(COVERAGE_FULL if options.full else _compliance_coverage(options)),
+            *scan.notes,
+            *extra.notes,
+            *_endpoint_notes(endpoint, protocols),
+        ],
     )
+
+
+def _protocol(
+    version: ProtocolVersion, accepted: Observed[list[AcceptedSuite]], preference: Preference | None
+) -> ProtocolFacts:
+    if preference is None:
+        return ProtocolFacts(version=version, accepted=accepted)
+    return ProtocolFacts(
+        version=version,
+        accepted=accepted,
+        server_preference=preference.server,
+        preference_order=list(preference.order),
+    )
+
+
+def _compliance_coverage(options: ScanOptions) -> list[str]:
+    notes = list(COVERAGE_COMPLIANCE)
+    if options.skip:
+        skipped = ", ".join(sorted(probe.value for probe in options.skip))
+        notes.append(
+            f"Not probed (compliance mode; the profile reads none of their results, --full"
+            f" probes them): {skipped}."
+        )
+    return notes
 
 
 def _suite_attempts(
@@ -595,9 +674,8 @@ def _endpoint_notes(endpoint: Endpoint, protocols: list[ProtocolFacts]) -> list[
 
 
 def _unreachable_facts(
-    endpoint: Endpoint, result: ServerScanResult, options: ScanOptions
+    endpoint: Endpoint, trace: TracebackException | None, options: ScanOptions
 ) -> TlsFacts:
-    trace = result.connectivity_error_trace
     if trace is None:
         error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="sslyze gave no error detail")
     else:
