@@ -87,6 +87,15 @@ ResolverOption = Annotated[
     str | None,
     typer.Option("--resolver", help="DNS resolver ADDR[:PORT] or [V6]:PORT for every lookup."),
 ]
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        help="Full scan: sslyze's one handshake per cipher suite and per curve, and every probe"
+        " (the default compliance scan finds the same suites and groups by elimination and runs"
+        " only the probes the profile reads).",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -191,6 +200,13 @@ def scan(
             "--resolver", help="DNS resolver ADDR[:PORT] for the CAA lookup of the scanned name."
         ),
     ] = None,
+    full: FullOption = False,
+    connections: Annotated[
+        int,
+        typer.Option(
+            "--connections", min=1, max=32, help="TLS connections open at once to one endpoint."
+        ),
+    ] = 5,
 ) -> None:
     """Scan TLS endpoints and judge them against a profile.
 
@@ -210,7 +226,7 @@ def scan(
         fatal(str(exc))
     from tlsaudit.orchestrate import audit  # the scanning stack loads when a scan starts
 
-    options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
+    options = ScanOptions(ca_file, timeout, address, connections_per_server=connections, full=full)
     try:
         with scanning_status(len(targets)) as progress:
             report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
@@ -336,6 +352,7 @@ def domain(
     ] = False,
     ca_file: CaFileOption = None,
     timeout: TimeoutOption = 5.0,
+    full: FullOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> None:  # fmt: skip
@@ -356,7 +373,7 @@ def domain(
     from tlsaudit.scan.dnsquery import lookup
     from tlsaudit.scan.mail import MailOptions
 
-    scan_options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address)
+    scan_options = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=address, full=full)
     probe = lookup(".", "NS", ScanOptions(timeout=timeout, resolver=address))
     if not probe.responded:  # one line, not a report of every lookup failing alike
         why = f"{probe.status.value}: {probe.reason}" if probe.reason else probe.status.value

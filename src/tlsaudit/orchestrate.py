@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from tlsaudit.errors import InputError
 from tlsaudit.evaluate import evaluate_consistency, evaluate_tls
 from tlsaudit.evaluate.dns import evaluate_dns
 from tlsaudit.evaluate.mail import evaluate_mail
+from tlsaudit.evaluate.tls import unneeded_probes
 from tlsaudit.inventory import Target, is_hostname, parse_target, resolve
 from tlsaudit.models.dns import DnsFacts
 from tlsaudit.models.facts import Endpoint, TlsFacts
@@ -48,7 +50,7 @@ def audit(
     parsed or resolved becomes an error entry of the report instead of an exception.
     """
     profile = load_profile(profile) if isinstance(profile, str) else profile
-    options = options or ScanOptions()
+    options = for_profile(options or ScanOptions(), profile)
     started = datetime.now(UTC)
     planned: list[tuple[str, list[Endpoint] | str]] = []
     for item in targets:
@@ -68,6 +70,11 @@ def audit(
             continue
         reports.append(judge_target(raw, [next(facts) for _ in plan], profile, moment))
     return Report.assemble(TOOL, profile.ref, started, targets=reports)
+
+
+def for_profile(options: ScanOptions, profile: Profile) -> ScanOptions:
+    """Compliance mode leaves out the probes whose facts the profile does not read."""
+    return options if options.full else replace(options, skip=unneeded_probes(profile))
 
 
 def judge_target(raw: str, facts: list[TlsFacts], profile: Profile, now: datetime) -> TargetReport:
@@ -129,6 +136,7 @@ def audit_domain(
         name = normalise_domain(domain)
     except InputError as exc:
         return DomainReport.failed(domain, str(exc))
+    mail_options = replace(mail_options, scan=for_profile(mail_options.scan, profile))
     with ThreadPoolExecutor(max_workers=2) as pool:
         mail = pool.submit(scan_mail, name, mail_options)
         dns = pool.submit(scan_dns, name, dns_options)

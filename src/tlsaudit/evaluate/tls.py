@@ -41,6 +41,7 @@ from tlsaudit.profiles import (
     Thresholds,
 )
 from tlsaudit.records.suites import Suite, SuiteClass, parse_group, parse_suite
+from tlsaudit.scan.options import Probe
 
 T = TypeVar("T")
 NOT_SCANNED = ProbeError(reason=ErrorReason.NOT_SCANNED, detail="not scanned")
@@ -532,3 +533,29 @@ def _compare(sets: dict[str, frozenset[str]]) -> tuple[bool, str]:
         for value, addresses in groups.items()
     ]
     return True, "; ".join(parts)
+
+
+PROBE_READERS: dict[Probe, tuple[str, ...]] = {
+    Probe.HEARTBLEED: ("vuln.heartbleed",),
+    Probe.CCS_INJECTION: ("vuln.ccs_injection",),
+    Probe.ROBOT: ("vuln.robot",),
+    Probe.RENEGOTIATION: ("tls.renegotiation.secure", "tls.renegotiation.client_initiated"),
+    Probe.COMPRESSION: ("tls.compression",),
+    Probe.FALLBACK_SCSV: ("tls.fallback_scsv",),
+    Probe.EXTENDED_MASTER_SECRET: ("tls.ems",),
+    Probe.EARLY_DATA: ("tls.early_data",),
+    Probe.RESUMPTION: (),
+    Probe.HSTS: ("tls.hsts",),
+    Probe.CERTIFICATES: (*(c.check_id for c in certs.CHECKS), "ipv6.consistency"),
+}
+"""The checks that read each probe's facts (no check reads session resumption: it is
+recorded for reports and history only)."""
+
+
+def unneeded_probes(profile: Profile) -> frozenset[Probe]:
+    """The probes whose facts no rule of *profile* reads: compliance mode skips them."""
+    return frozenset(
+        probe
+        for probe, readers in PROBE_READERS.items()
+        if not any(profile.rule(check_id) is not None for check_id in readers)
+    )

@@ -13,7 +13,7 @@ from tlsaudit.models.facts import Endpoint, Model, TlsFacts
 from tlsaudit.models.findings import Finding, Verdict, verdict_of
 from tlsaudit.models.mail import MailFacts
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 """1.0: TLS targets. 1.1: adds `domains` (tlsaudit domain: mail and DNS). 1.3: adds `run`,
 and `tags` and `duration_seconds` per target and domain (asset runs)."""
 

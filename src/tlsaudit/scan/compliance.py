@@ -25,6 +25,9 @@ Results come back as sslyze's own result types, so both modes are read by one co
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -74,6 +77,7 @@ from sslyze.server_connectivity import (
 )
 
 from tlsaudit.models.facts import ProtocolVersion
+from tlsaudit.scan.iana import CIPHER_SUITES
 from tlsaudit.scan.options import Probe
 
 SUITE_COMMANDS: dict[TlsVersionEnum, ScanCommand] = {
@@ -169,7 +173,7 @@ def scan_compliance(
     wanted = set(probes)
     extra = request.scan_commands_extra_arguments
     with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
-        running = [pool.submit(_eliminate, info, chain) for chain in _chains()]
+        running = [pool.submit(_eliminate, info, chain) for chain in _chains(info)]
         curves = pool.submit(_eliminate_curves, info)
         commands = {
             PROBE_COMMANDS[probe]: _submit_command(pool, info, PROBE_COMMANDS[probe], extra)
@@ -192,11 +196,7 @@ def scan_compliance(
         if Probe.ROBOT in wanted:
             if _rsa_key_transport(attempts.values()):
                 commands[ScanCommand.ROBOT] = _submit_command(pool, info, ScanCommand.ROBOT, None)
-            else:
-                notes.append(
-                    "ROBOT not probed: no accepted suite uses RSA key transport, the only"
-                    " suites the attack applies to (sslyze's verdict would be the same)."
-                )
+            else:  # sslyze's verdict too, without its probe: nothing to attack
                 attempts[ScanCommand.ROBOT] = _robot_not_applicable()
         attempts[ScanCommand.ELLIPTIC_CURVES] = _attempt(ScanCommand.ELLIPTIC_CURVES, curves)
         for command, jobs in commands.items():
@@ -212,7 +212,7 @@ def scan_compliance(
 # -- cipher suites ------------------------------------------------------------------
 
 
-def _chains() -> list[_Chain]:
+def _chains(info: ServerConnectivityInfo) -> list[_Chain]:
     """One elimination per version and OpenSSL build, longest first (the critical path)."""
     chains = []
     for version in SUITE_COMMANDS:
@@ -220,14 +220,88 @@ def _chains() -> list[_Chain]:
         if version is TlsVersionEnum.TLS_1_2:
             legacy = [s for s in suites if _needs_legacy(s.openssl_name)]
             modern = [s for s in suites if not _needs_legacy(s.openssl_name)]
-            chains += [_Chain(version, True, legacy), _Chain(version, False, modern)]
+            builds = [(True, legacy), (False, modern)]
         else:
-            chains.append(_Chain(version, version is not TlsVersionEnum.TLS_1_3, suites))
+            builds = [(version is not TlsVersionEnum.TLS_1_3, suites)]
+        for legacy_build, candidates in builds:
+            sent = _offered(info, version, legacy_build, candidates)
+            chains.append(_Chain(version, legacy_build, [s for s in candidates if s.name in sent]))
     return sorted(chains, key=lambda chain: -len(chain.candidates))
 
 
 def _needs_legacy(openssl_name: str) -> bool:
     return WorkaroundForTls12ForCipherSuites.requires_legacy_openssl(openssl_name)
+
+
+_OFFERED: dict[tuple[TlsVersionEnum, bool], frozenset[str]] = {}
+_OFFERED_LOCK = threading.Lock()
+
+
+def _offered(
+    info: ServerConnectivityInfo,
+    version: TlsVersionEnum,
+    legacy: bool,
+    candidates: Sequence[CipherSuite],
+) -> frozenset[str]:
+    """The candidates the build really puts in its ClientHello at *version* (IANA names).
+
+    OpenSSL leaves out, without a word, the suites of a cipher list it cannot use at a
+    version; sslyze's per-suite probe drops those (its "no ciphers available" case), so
+    elimination must not count them as refused. Read once per process from a ClientHello
+    written to a local socket pair; SSL 2.0 hellos are not read (every candidate is kept).
+    """
+    key = (version, legacy)
+    with _OFFERED_LOCK:
+        if key not in _OFFERED:
+            names = {suite.name for suite in candidates}
+            if version is not TlsVersionEnum.SSL_2_0:
+                hello = _local_hello(info, version, legacy, candidates)
+                names = {CIPHER_SUITES.get(code, "") for code in _hello_suites(hello)} or names
+            _OFFERED[key] = frozenset(names)
+        return _OFFERED[key]
+
+
+def _local_hello(
+    info: ServerConnectivityInfo,
+    version: TlsVersionEnum,
+    legacy: bool,
+    candidates: Sequence[CipherSuite],
+) -> bytes:
+    connection = info.get_preconfigured_tls_connection(
+        override_tls_version=version, should_use_legacy_openssl=legacy
+    )
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(0.05)
+        client = connection.ssl_client
+        client.set_underlying_socket(ours)
+        _offer(client, version, candidates)
+        with contextlib.suppress(Exception):  # no ServerHello comes: it times out
+            client.do_handshake()
+        theirs.settimeout(1.0)
+        return theirs.recv(1 << 16)
+
+
+def _hello_suites(record: bytes) -> list[int]:
+    """The cipher suite codes of a ClientHello record (empty if it is not one)."""
+    body = record[5 + 4 :]
+    at = 2 + 32
+    if record[:1] != b"\x16" or len(body) <= at:
+        return []
+    at += 1 + body[at]
+    length = int.from_bytes(body[at : at + 2], "big")
+    codes = body[at + 2 : at + 2 + length]
+    if len(codes) != length:
+        return []
+    return [int.from_bytes(codes[i : i + 2], "big") for i in range(0, length, 2)]
+
+
+def _offer(client: BaseSslClient, version: TlsVersionEnum, suites: Sequence[CipherSuite]) -> None:
+    names = ":".join(suite.openssl_name for suite in suites)
+    if isinstance(client, SslClient) and version is TlsVersionEnum.TLS_1_3:
+        client.set_ciphersuites(names)
+    else:
+        client.set_cipher_list(names)
 
 
 def _eliminate(info: ServerConnectivityInfo, chain: _Chain) -> _Chain:
@@ -300,11 +374,7 @@ def _pick(
         override_tls_version=chain.version, should_use_legacy_openssl=chain.legacy
     )
     client = connection.ssl_client
-    names = ":".join(suite.openssl_name for suite in offered)
-    if isinstance(client, SslClient) and chain.version is TlsVersionEnum.TLS_1_3:
-        client.set_ciphersuites(names)
-    else:
-        client.set_cipher_list(names)
+    _offer(client, chain.version, offered)
     key = None
     try:
         connection.connect()
