@@ -1,16 +1,24 @@
-"""A TCP relay on 127.0.0.1 that counts connections (total and at once) to an upstream port."""
+"""A TCP relay on 127.0.0.1 that counts connections (total and at once) to an upstream port,
+optionally adding network latency."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 
 class CountingProxy:
-    """Relays every connection to ``127.0.0.1:upstream_port``; runs in its own thread."""
+    """Relays every connection to ``127.0.0.1:upstream_port``; runs in its own thread.
 
-    def __init__(self, upstream_port: int) -> None:
+    With ``delay`` (seconds, one way), each connection is accepted after one round trip
+    (as a TCP handshake would take) and every chunk reaches the other side ``delay`` seconds
+    after it arrived, in order, without limiting throughput: a link with that latency.
+    """
+
+    def __init__(self, upstream_port: int, delay: float = 0.0) -> None:
         self.upstream_port = upstream_port
+        self.delay = delay
         self.connections = 0
         self.open = 0
         self.peak = 0
@@ -35,19 +43,50 @@ class CountingProxy:
         self.connections += 1
         self.open += 1
         self.peak = max(self.peak, self.open)
+        if self.delay:
+            await asyncio.sleep(2 * self.delay)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
             self.open -= 1
             writer.close()
             return
-        back = asyncio.ensure_future(_pipe(up_reader, writer))
-        await _pipe(reader, up_writer)
+        back = asyncio.ensure_future(_pipe(up_reader, writer, self.delay))
+        await _pipe(reader, up_writer, self.delay)
         self.open -= 1
         await back
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    if not delay:
+        await _relay(reader, writer)
+        return
+    chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def late() -> None:
+        while True:
+            due, data = await chunks.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if not data:
+                writer.close()
+                return
+            writer.write(data)
+            await writer.drain()
+
+    sender = asyncio.ensure_future(late())
+    try:
+        while data := await reader.read(65536):
+            chunks.put_nowait((time.monotonic() + delay, data))
+    except OSError:
+        pass
+    chunks.put_nowait((time.monotonic() + delay, b""))
+    try:
+        await sender
+    except OSError:
+        writer.close()
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
             writer.write(data)

@@ -71,7 +71,9 @@ from sslyze.plugins.plugin_base import ScanJob, ScanJobResult
 from sslyze.plugins.scan_commands import ScanCommandsRepository
 from sslyze.scanner.models import get_scan_command_attempt_cls
 from sslyze.server_connectivity import (
+    ClientAuthRequirementEnum,
     ServerConnectivityInfo,
+    ServerTlsProbingResult,
     check_connectivity_to_server,
     enable_ecdh_cipher_suites,
 )
@@ -111,6 +113,15 @@ PROBE_COMMANDS: dict[Probe, ScanCommand] = {
     Probe.HSTS: ScanCommand.HTTP_HEADERS,
 }
 """sslyze's scan command for each probe (ROBOT is planned apart: it depends on the suites)."""
+
+_GUESS = ServerTlsProbingResult(
+    highest_tls_version_supported=TlsVersionEnum.TLS_1_3,
+    cipher_suite_supported="",
+    client_auth_requirement=ClientAuthRequirementEnum.DISABLED,
+    supports_ecdh_key_exchange=True,
+)
+"""What the eliminations assume until the connectivity test answers (they set the version
+and the suites of every connection themselves; only the client-certificate answer counts)."""
 
 VERIFY_ABOVE = 32
 """A chain that ends with more refused candidates than this offers them once more, in
@@ -154,6 +165,9 @@ class _Chain:
     """Why the rest was probed one suite at a time (None: elimination alone)."""
     error: Exception | None = None
     """What stopped the chain (a timeout, say): the version's result is that error."""
+    server_order: Future[bool | None] | None = None
+    """Whether the pick order is the server's (see :func:`_server_order`); None with fewer
+    than two picks."""
 
 
 def scan_compliance(
@@ -165,15 +179,29 @@ def scan_compliance(
         ConnectionToServerFailed: sslyze's connectivity test failed (no handshake at all).
     """
     location, network = request.server_location, request.network_configuration
-    info = ServerConnectivityInfo(
-        server_location=location,
-        network_configuration=network,
-        tls_probing_result=check_connectivity_to_server(location, network),
-    )
     wanted = set(probes)
     extra = request.scan_commands_extra_arguments
     with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
-        running = [pool.submit(_eliminate, info, chain) for chain in _chains(info)]
+        # The eliminations start with the connectivity test, assuming what holds for nearly
+        # every server (no client certificate required); they run again when that is wrong.
+        connectivity = pool.submit(check_connectivity_to_server, location, network)
+        guess = ServerConnectivityInfo(
+            server_location=location, network_configuration=network, tls_probing_result=_GUESS
+        )
+        running = [pool.submit(_eliminate, guess, chain, pool) for chain in _chains(guess)]
+        try:
+            probing = connectivity.result()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+        info = ServerConnectivityInfo(
+            server_location=location, network_configuration=network, tls_probing_result=probing
+        )
+        if probing.client_auth_requirement is ClientAuthRequirementEnum.REQUIRED:
+            for future in running:
+                future.result()
+            running = [pool.submit(_eliminate, info, chain, pool) for chain in _chains(info)]
         curves = pool.submit(_eliminate_curves, info)
         commands = {
             PROBE_COMMANDS[probe]: _submit_command(pool, info, PROBE_COMMANDS[probe], extra)
@@ -181,15 +209,10 @@ def scan_compliance(
             if probe in wanted and probe in PROBE_COMMANDS
         }
         chains = [future.result() for future in running]
-        settling = [
+        for settled in [
             pool.submit(_one_by_one_instead, info, c) for c in _settle_refusals(info, chains)
-        ]
-        for future in settling:
-            future.result()
-        preferring = {
-            version: pool.submit(_preference, info, [c for c in chains if c.version is version])
-            for version in SUITE_COMMANDS
-        }
+        ]:
+            settled.result()
         suites = {version: _suite_attempt(version, chains) for version in SUITE_COMMANDS}
         attempts = {SUITE_COMMANDS[v]: attempt for v, (attempt, _) in suites.items()}
         notes = [note for _, chain_notes in suites.values() for note in chain_notes]
@@ -203,8 +226,8 @@ def scan_compliance(
             attempts[command] = _command_attempt(info, command, jobs)
         preferences = {
             VERSION_LABELS[version]: preference
-            for version, future in preferring.items()
-            if (preference := future.result()) is not None
+            for version in SUITE_COMMANDS
+            if (preference := _preference([c for c in chains if c.version is version])) is not None
         }
     return ComplianceScan(_all_attempts(attempts), preferences, notes)
 
@@ -272,11 +295,11 @@ def _local_hello(
     )
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        ours.settimeout(0.05)
+        ours.setblocking(False)  # the ClientHello is written, then the read fails
         client = connection.ssl_client
         client.set_underlying_socket(ours)
         _offer(client, version, candidates)
-        with contextlib.suppress(Exception):  # no ServerHello comes: it times out
+        with contextlib.suppress(Exception):
             client.do_handshake()
         theirs.settimeout(1.0)
         return theirs.recv(1 << 16)
@@ -304,17 +327,18 @@ def _offer(client: BaseSslClient, version: TlsVersionEnum, suites: Sequence[Ciph
         client.set_cipher_list(names)
 
 
-def _eliminate(info: ServerConnectivityInfo, chain: _Chain) -> _Chain:
+def _eliminate(info: ServerConnectivityInfo, chain: _Chain, pool: ThreadPoolExecutor) -> _Chain:
     """Offer the remaining candidates until the server refuses them all (never raises: a
-    failure is the chain's ``error``)."""
+    failure is the chain's ``error``). Once two suites are picked, whether their order is the
+    server's is checked on the pool, alongside the rest of the chain."""
     try:
-        _run_chain(info, chain)
+        _run_chain(info, chain, pool)
     except Exception as error:
         chain.error = error
     return chain
 
 
-def _run_chain(info: ServerConnectivityInfo, chain: _Chain) -> None:
+def _run_chain(info: ServerConnectivityInfo, chain: _Chain, pool: ThreadPoolExecutor) -> None:
     remaining = list(chain.candidates)
     by_name = {suite.openssl_name: suite for suite in remaining}
     refusal = ""
@@ -326,6 +350,9 @@ def _run_chain(info: ServerConnectivityInfo, chain: _Chain) -> None:
                 break
             chain.accepted.append(picked)
             remaining.remove(picked.cipher_suite)
+            if len(chain.accepted) == 2:
+                first, second = (s.cipher_suite for s in chain.accepted)
+                chain.server_order = pool.submit(_server_order, info, chain, first, second)
         if chain.accepted and len(remaining) > VERIFY_ABOVE:
             again = _pick(info, chain, remaining[::-1], by_name)
             if not isinstance(again, str):
@@ -444,26 +471,31 @@ def _suite_attempt(
     return _completed(command, result), notes
 
 
-def _preference(info: ServerConnectivityInfo, chains: list[_Chain]) -> Preference | None:
-    """Offer the first two picks of the version's longest chain swapped: picked first
-    again means the server enforces its order. None when the version is not accepted."""
+def _server_order(
+    info: ServerConnectivityInfo, chain: _Chain, first: CipherSuite, second: CipherSuite
+) -> bool | None:
+    """Offer the chain's first two picks swapped: picked first again means the server
+    enforces its order. None when it cannot tell."""
+    try:
+        picked = _pick(info, chain, [second, first], {s.openssl_name: s for s in (first, second)})
+    except Exception:  # a failed check leaves the preference unknown, nothing else
+        return None
+    if isinstance(picked, str):
+        return None
+    return picked.cipher_suite == first
+
+
+def _preference(chains: list[_Chain]) -> Preference | None:
+    """The version's preference, from its longest chain; None when it accepts nothing."""
     accepting = [c for c in chains if c.accepted and c.error is None]
     if not accepting:
         return None
     chain = max(accepting, key=lambda c: len(c.accepted))
-    if len(chain.accepted) < 2 or chain.fallback is not None:
-        return Preference(None)
-    first, second = (s.cipher_suite for s in chain.accepted[:2])
-    try:
-        picked = _pick(info, chain, [second, first], {s.openssl_name: s for s in (first, second)})
-    except Exception:  # a failed check leaves the preference unknown, nothing else
-        return Preference(None)
-    if isinstance(picked, str):
-        return Preference(None)
-    server = picked.cipher_suite == first
+    check = chain.server_order
+    server = None if check is None or chain.fallback is not None else check.result()
     whole = len(accepting) == 1
-    order = tuple(s.cipher_suite.name for s in chain.accepted) if server and whole else ()
-    return Preference(server, order)
+    names = tuple(s.cipher_suite.name for s in chain.accepted)
+    return Preference(server, names if server and whole else ())
 
 
 def _rsa_key_transport(attempts: Iterable[ScanCommandAttempt[Any]]) -> bool:
