@@ -51,15 +51,21 @@ def test_starttls_to_a_silent_port_is_an_error() -> None:
     assert result.exit_code == 3
 
 
+@pytest.mark.parametrize("full", [True, False], ids=["full", "compliance"])
 @pytest.mark.parametrize(("limit", "polite"), [(1, True), (5, False)])
-def test_connections_per_server(smtp_port: int, limit: int, polite: bool) -> None:
-    """Mail servers are scanned one connection at a time (the mail scan sets limit 1)."""
+def test_connections_per_server(smtp_port: int, limit: int, polite: bool, full: bool) -> None:
+    """Mail servers are scanned one connection at a time (the mail scan sets limit 1), in
+    either mode; a compliance scan opens a fraction of a full scan's connections."""
     proxy = CountingProxy(smtp_port)
     endpoint = Endpoint(
         host="localhost", port=proxy.port, ip="127.0.0.1", sni="localhost", starttls="smtp",
         https=False,
     )  # fmt: skip
-    [facts] = scan_endpoints([endpoint], ScanOptions(ca_file=CA_CERT, connections_per_server=limit))
+    options = ScanOptions(ca_file=CA_CERT, connections_per_server=limit, full=full)
+    [facts] = scan_endpoints([endpoint], options)
     assert facts.connectivity is None
-    assert proxy.connections > 100  # a full scan: one connection per cipher suite, etc.
+    if full:
+        assert proxy.connections > 100  # one connection per cipher suite, etc.
+    else:
+        assert proxy.connections < 70  # accepted suites and groups + the probes
     assert (proxy.peak == 1) is polite, proxy.peak

@@ -153,31 +153,42 @@ def test_hostile_endpoints_time_out_and_the_batch_completes(
     good_nginx: int, drip_tls: int, non_utf8_ehlo: int
 ) -> None:
     """A server dripping one byte a second, and an SMTP server whose non-UTF-8 EHLO reply
-    kills sslyze's STARTTLS helper thread (``get_results()`` would wait forever), each end at
-    the endpoint deadline; the healthy nginx endpoint of the same batch is fully scanned."""
+    kills sslyze's STARTTLS helper thread in a full scan (``get_results()`` would wait
+    forever): each ends at the endpoint deadline, except the non-UTF-8 reply in a compliance
+    scan, which is a STARTTLS error at once; the healthy nginx endpoint of the same batch is
+    fully scanned."""
     endpoints = [
         _endpoint(drip_tls),
         _endpoint(good_nginx),
         _endpoint(non_utf8_ehlo, starttls="smtp"),
     ]
-    finished: list[float] = []
-    start = time.monotonic()
-    facts = scan_endpoints(
-        endpoints,
-        ScanOptions(timeout=TIMEOUT),
-        on_done=lambda _: finished.append(time.monotonic() - start),
-    )
-    elapsed = time.monotonic() - start
     deadline = endpoint_deadline(TIMEOUT)
-    assert elapsed < deadline + SLACK
-    drip, good, broken = facts
-    for hostile in (drip, broken):
-        assert hostile.connectivity is not None
-        assert hostile.connectivity.reason is ErrorReason.TIMEOUT
-        assert hostile.connectivity.detail.startswith(f"timeout: no result within {deadline:g} s")
-    assert good.connectivity is None
-    assert any(p.accepted.value for p in good.protocols)
-    assert min(finished) < deadline  # the healthy endpoint did not wait for the others
+    for full in (True, False):
+        finished: list[float] = []
+        start = time.monotonic()
+        facts = scan_endpoints(
+            endpoints,
+            ScanOptions(timeout=TIMEOUT, full=full),
+            on_done=lambda _: finished.append(time.monotonic() - start),  # noqa: B023
+        )
+        elapsed = time.monotonic() - start
+        assert elapsed < deadline + SLACK
+        drip, good, broken = facts
+        timed_out = (drip, broken) if full else (drip,)
+        for hostile in timed_out:
+            assert hostile.connectivity is not None
+            assert hostile.connectivity.reason is ErrorReason.TIMEOUT
+            assert hostile.connectivity.detail.startswith(
+                f"timeout: no result within {deadline:g} s"
+            )
+        if not full:
+            assert broken.connectivity is not None
+            assert broken.connectivity.reason is ErrorReason.STARTTLS_FAILED
+            assert "SMTP reply is not UTF-8 text" in broken.connectivity.detail
+            assert finished[0] < deadline  # at once, not at the deadline
+        assert good.connectivity is None
+        assert any(p.accepted.value for p in good.protocols)
+        assert min(finished) < deadline  # the healthy endpoint did not wait for the others
 
 
 # --- SMTP: reply limits and the dialogue deadline -------------------------------------

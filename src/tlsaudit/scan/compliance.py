@@ -29,7 +29,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
 from traceback import TracebackException
 from typing import Any
@@ -81,6 +81,7 @@ from sslyze.server_connectivity import (
 from tlsaudit.models.facts import ProtocolVersion
 from tlsaudit.scan.iana import CIPHER_SUITES
 from tlsaudit.scan.options import Probe
+from tlsaudit.scan.pool import DaemonPool
 
 SUITE_COMMANDS: dict[TlsVersionEnum, ScanCommand] = {
     TlsVersionEnum.SSL_2_0: ScanCommand.SSL_2_0_CIPHER_SUITES,
@@ -181,7 +182,7 @@ def scan_compliance(
     location, network = request.server_location, request.network_configuration
     wanted = set(probes)
     extra = request.scan_commands_extra_arguments
-    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+    with DaemonPool(connections) as pool:
         # The eliminations start with the connectivity test, assuming what holds for nearly
         # every server (no client certificate required); they run again when that is wrong.
         connectivity = pool.submit(check_connectivity_to_server, location, network)
@@ -327,7 +328,7 @@ def _offer(client: BaseSslClient, version: TlsVersionEnum, suites: Sequence[Ciph
         client.set_cipher_list(names)
 
 
-def _eliminate(info: ServerConnectivityInfo, chain: _Chain, pool: ThreadPoolExecutor) -> _Chain:
+def _eliminate(info: ServerConnectivityInfo, chain: _Chain, pool: DaemonPool) -> _Chain:
     """Offer the remaining candidates until the server refuses them all (never raises: a
     failure is the chain's ``error``). Once two suites are picked, whether their order is the
     server's is checked on the pool, alongside the rest of the chain."""
@@ -338,7 +339,7 @@ def _eliminate(info: ServerConnectivityInfo, chain: _Chain, pool: ThreadPoolExec
     return chain
 
 
-def _run_chain(info: ServerConnectivityInfo, chain: _Chain, pool: ThreadPoolExecutor) -> None:
+def _run_chain(info: ServerConnectivityInfo, chain: _Chain, pool: DaemonPool) -> None:
     remaining = list(chain.candidates)
     by_name = {suite.openssl_name: suite for suite in remaining}
     refusal = ""
@@ -585,7 +586,7 @@ def _curve(nid: OpenSslEcNidEnum) -> EllipticCurve:
 
 
 def _submit_command(
-    pool: ThreadPoolExecutor, info: ServerConnectivityInfo, command: ScanCommand, extra: Any
+    pool: DaemonPool, info: ServerConnectivityInfo, command: ScanCommand, extra: Any
 ) -> list[Future[Any]] | BaseException:
     """Queue a scan command's jobs on the endpoint's pool (or the error making them)."""
     implementation = ScanCommandsRepository.get_implementation_cls(command)

@@ -9,7 +9,6 @@ resumption. Facts only; the evaluation judges them like sslyze's.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tlsaudit.models.facts import (
@@ -30,6 +29,7 @@ from tlsaudit.scan.hello import (
 )
 from tlsaudit.scan.iana import CIPHER_SUITES, SUPPORTED_GROUPS, TLS13_SUITES, group_name
 from tlsaudit.scan.options import Probe, ScanOptions
+from tlsaudit.scan.pool import DaemonPool
 from tlsaudit.scan.resumption import probe_tls13_resumption
 
 PROBED_GROUPS: tuple[int, ...] = (
@@ -91,7 +91,7 @@ def supplement(
         v for v in SUPPLEMENTED if tested.get(v) is not None and (options.full or v in accepting)
     ]
     tls13 = "TLS 1.3" in accepting
-    with ThreadPoolExecutor(max_workers=max(1, options.connections_per_server)) as pool:
+    with DaemonPool(options.connections_per_server) as pool:
         found = {
             v: pool.submit(_other_suites, endpoint, v, tested[v] or set(), options)
             for v in versions

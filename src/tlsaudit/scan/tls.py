@@ -286,6 +286,17 @@ def _compliance_facts(
     except ConnectionToServerFailed as error:
         trace = TracebackException.from_exception(error)
         return _unreachable_facts(endpoint, trace, options)
+    except UnicodeDecodeError as error:  # raised by sslyze's STARTTLS dialogue
+        if endpoint.starttls is None:
+            raise
+        detail = f"the server's {endpoint.starttls.upper()} reply is not UTF-8 text: {error}"
+        return TlsFacts(
+            endpoint=endpoint,
+            scanned_at=datetime.now(UTC),
+            engine=ENGINE,
+            mode="compliance",
+            connectivity=ProbeError(reason=ErrorReason.STARTTLS_FAILED, detail=detail),
+        )
     return _facts(endpoint, scan, options, caa)
 
 

@@ -353,7 +353,7 @@ def test_reevaluate_under_another_profile_without_network(runs: Runs) -> None:
 def test_json_and_jsonl_validate(runs: Runs) -> None:
     document = runs.report_json
     jsonschema.validate(document, committed_schema())
-    assert document["schema_version"] == "1.3"
+    assert document["schema_version"] == "1.4"
     assert len(document["targets"]) == 34
     assert len(document["domains"]) == 6
     lines = runs.jsonl.splitlines()
