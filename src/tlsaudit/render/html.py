@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
-from tlsaudit.history import RunSummary
 from tlsaudit.models.findings import Finding, Status, Verdict
 from tlsaudit.models.report import Report
 from tlsaudit.render.views import LeafCertificate, Row, expiring, rows
+
+if TYPE_CHECKING:
+    from tlsaudit.history import RunSummary  # SQLAlchemy is not loaded for a scan
 
 _UI: dict[str, tuple[str, str]] = {
     "title": ("TLS / mail / DNS compliance report", "TLS・メール・DNS 設定監査報告書"),

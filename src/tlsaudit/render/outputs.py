@@ -7,8 +7,8 @@ import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tlsaudit.history import RunSummary
 from tlsaudit.models.report import Report
 from tlsaudit.render.csv import render_csv
 from tlsaudit.render.formats import FileFormat
@@ -16,6 +16,9 @@ from tlsaudit.render.html import render_html
 from tlsaudit.render.json import render_json
 from tlsaudit.render.jsonl import render_jsonl
 from tlsaudit.render.prometheus import render_prometheus
+
+if TYPE_CHECKING:
+    from tlsaudit.history import RunSummary  # SQLAlchemy is not loaded for a scan
 
 
 def render_as(
