@@ -37,6 +37,7 @@ from scan_targets import (
 )
 from servers.nginx import NginxServer, start_nginx
 from tlsaudit.scan.compliance import SUITE_COMMANDS, ComplianceScan, scan_compliance
+from tlsaudit.scan.pool import DaemonPool
 
 BOTH_CERTS = ("good-ecdsa-p256-chain", "good-rsa3072-chain")
 EVERYTHING = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
@@ -173,7 +174,8 @@ def _sslyze(scenario: Scenario) -> Answers:
 
 
 def _scan(scenario: Scenario) -> ComplianceScan:
-    return scan_compliance(_request(scenario, set()), probes=(), connections=5)
+    with DaemonPool(5) as pool:
+        return scan_compliance(_request(scenario, set()), (), pool)
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
 from traceback import TracebackException
@@ -171,10 +171,19 @@ class _Chain:
     than two picks."""
 
 
+Starter = Callable[[Mapping[ProtocolVersion, frozenset[str]]], None]
+"""Called once the eliminations are queued, with the suites (IANA names) they offer per
+version: the caller queues its own probes on the same pool."""
+
+
 def scan_compliance(
-    request: ServerScanRequest, probes: Iterable[Probe], connections: int
+    request: ServerScanRequest,
+    probes: Iterable[Probe],
+    pool: DaemonPool,
+    start: Starter | None = None,
 ) -> ComplianceScan:
-    """Scan one endpoint; *probes*: what to run besides suites and curves.
+    """Scan one endpoint on *pool* (its size is the endpoint's connection limit); *probes*:
+    what to run besides suites and curves.
 
     Raises:
         ConnectionToServerFailed: sslyze's connectivity test failed (no handshake at all).
@@ -182,54 +191,56 @@ def scan_compliance(
     location, network = request.server_location, request.network_configuration
     wanted = set(probes)
     extra = request.scan_commands_extra_arguments
-    with DaemonPool(connections) as pool:
-        # The eliminations start with the connectivity test, assuming what holds for nearly
-        # every server (no client certificate required); they run again when that is wrong.
-        connectivity = pool.submit(check_connectivity_to_server, location, network)
-        guess = ServerConnectivityInfo(
-            server_location=location, network_configuration=network, tls_probing_result=_GUESS
-        )
-        running = [pool.submit(_eliminate, guess, chain, pool) for chain in _chains(guess)]
-        try:
-            probing = connectivity.result()
-        except BaseException:
-            for future in running:
-                future.cancel()
-            raise
-        info = ServerConnectivityInfo(
-            server_location=location, network_configuration=network, tls_probing_result=probing
-        )
-        if probing.client_auth_requirement is ClientAuthRequirementEnum.REQUIRED:
-            for future in running:
-                future.result()
-            running = [pool.submit(_eliminate, info, chain, pool) for chain in _chains(info)]
-        curves = pool.submit(_eliminate_curves, info)
-        commands = {
-            PROBE_COMMANDS[probe]: _submit_command(pool, info, PROBE_COMMANDS[probe], extra)
-            for probe in Probe
-            if probe in wanted and probe in PROBE_COMMANDS
-        }
-        chains = [future.result() for future in running]
-        for settled in [
-            pool.submit(_one_by_one_instead, info, c) for c in _settle_refusals(info, chains)
-        ]:
-            settled.result()
-        suites = {version: _suite_attempt(version, chains) for version in SUITE_COMMANDS}
-        attempts = {SUITE_COMMANDS[v]: attempt for v, (attempt, _) in suites.items()}
-        notes = [note for _, chain_notes in suites.values() for note in chain_notes]
-        if Probe.ROBOT in wanted:
-            if _rsa_key_transport(attempts.values()):
-                commands[ScanCommand.ROBOT] = _submit_command(pool, info, ScanCommand.ROBOT, None)
-            else:  # sslyze's verdict too, without its probe: nothing to attack
-                attempts[ScanCommand.ROBOT] = _robot_not_applicable()
-        attempts[ScanCommand.ELLIPTIC_CURVES] = _attempt(ScanCommand.ELLIPTIC_CURVES, curves)
-        for command, jobs in commands.items():
-            attempts[command] = _command_attempt(info, command, jobs)
-        preferences = {
-            VERSION_LABELS[version]: preference
-            for version in SUITE_COMMANDS
-            if (preference := _preference([c for c in chains if c.version is version])) is not None
-        }
+    # The eliminations start with the connectivity test, assuming what holds for nearly
+    # every server (no client certificate required); they run again when that is wrong.
+    connectivity = pool.submit(check_connectivity_to_server, location, network)
+    guess = ServerConnectivityInfo(
+        server_location=location, network_configuration=network, tls_probing_result=_GUESS
+    )
+    planned = _chains(guess)
+    running = [pool.submit(_eliminate, guess, chain, pool) for chain in planned]
+    if start is not None:
+        start(_offered_names(planned))
+    try:
+        probing = connectivity.result()
+    except BaseException:
+        for future in running:
+            future.cancel()
+        raise
+    info = ServerConnectivityInfo(
+        server_location=location, network_configuration=network, tls_probing_result=probing
+    )
+    if probing.client_auth_requirement is ClientAuthRequirementEnum.REQUIRED:
+        for future in running:
+            future.result()
+        running = [pool.submit(_eliminate, info, chain, pool) for chain in _chains(info)]
+    curves = pool.submit(_eliminate_curves, info)
+    commands = {
+        PROBE_COMMANDS[probe]: _submit_command(pool, info, PROBE_COMMANDS[probe], extra)
+        for probe in Probe
+        if probe in wanted and probe in PROBE_COMMANDS
+    }
+    chains = [future.result() for future in running]
+    for settled in [
+        pool.submit(_one_by_one_instead, info, c) for c in _settle_refusals(info, chains)
+    ]:
+        settled.result()
+    suites = {version: _suite_attempt(version, chains) for version in SUITE_COMMANDS}
+    attempts = {SUITE_COMMANDS[v]: attempt for v, (attempt, _) in suites.items()}
+    notes = [note for _, chain_notes in suites.values() for note in chain_notes]
+    if Probe.ROBOT in wanted:
+        if _rsa_key_transport(attempts.values()):
+            commands[ScanCommand.ROBOT] = _submit_command(pool, info, ScanCommand.ROBOT, None)
+        else:  # sslyze's verdict too, without its probe: nothing to attack
+            attempts[ScanCommand.ROBOT] = _robot_not_applicable()
+    attempts[ScanCommand.ELLIPTIC_CURVES] = _attempt(ScanCommand.ELLIPTIC_CURVES, curves)
+    for command, jobs in commands.items():
+        attempts[command] = _command_attempt(info, command, jobs)
+    preferences = {
+        VERSION_LABELS[version]: preference
+        for version in SUITE_COMMANDS
+        if (preference := _preference([c for c in chains if c.version is version])) is not None
+    }
     return ComplianceScan(_all_attempts(attempts), preferences, notes)
 
 
@@ -251,6 +262,14 @@ def _chains(info: ServerConnectivityInfo) -> list[_Chain]:
             sent = _offered(info, version, legacy_build, candidates)
             chains.append(_Chain(version, legacy_build, [s for s in candidates if s.name in sent]))
     return sorted(chains, key=lambda chain: -len(chain.candidates))
+
+
+def _offered_names(chains: list[_Chain]) -> dict[ProtocolVersion, frozenset[str]]:
+    names: dict[ProtocolVersion, frozenset[str]] = {}
+    for chain in chains:
+        label = VERSION_LABELS[chain.version]
+        names[label] = names.get(label, frozenset()) | {s.name for s in chain.candidates}
+    return names
 
 
 def _needs_legacy(openssl_name: str) -> bool:

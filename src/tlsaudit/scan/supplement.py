@@ -8,7 +8,8 @@ resumption. Facts only; the evaluation judges them like sslyze's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from tlsaudit.models.facts import (
@@ -72,88 +73,120 @@ class Supplement:
     """TLS 1.3 resumption; None when TLS 1.3 is not accepted or the probe failed (noted)."""
 
 
+EARLY: tuple[ProtocolVersion, ...] = ("TLS 1.2", "TLS 1.3")
+"""Compliance mode asks every server about the other suites of these versions, alongside
+the eliminations (nearly every server accepts one of them)."""
+
+
+@dataclass(frozen=True)
+class Started:
+    """The probes compliance mode starts with the eliminations, on the endpoint's pool."""
+
+    suites: Mapping[ProtocolVersion, Future[SuiteEnumeration]]
+    groups: Future[tuple[Observed[list[str]], list[str]]]
+
+
+def start(
+    endpoint: Endpoint,
+    options: ScanOptions,
+    pool: DaemonPool,
+    offered: Mapping[ProtocolVersion, frozenset[str]],
+) -> Started:
+    """Queue the other suites of :data:`EARLY` (*offered*: the names the eliminations
+    offer per version) and the TLS 1.3 groups."""
+    suites = {
+        version: pool.submit(_other_suites, endpoint, version, offered[version], options)
+        for version in EARLY
+    }
+    return Started(suites, pool.submit(_groups, endpoint, options))
+
+
 def supplement(
     endpoint: Endpoint,
     tested: Mapping[ProtocolVersion, set[str] | None],
     protocols: Sequence[ProtocolFacts],
     options: ScanOptions,
+    pool: DaemonPool,
+    started: Started | None = None,
 ) -> Supplement:
-    """Probe *endpoint* for what sslyze did not test.
+    """Probe *endpoint* for what sslyze did not test, on *pool*.
 
     *tested* maps each version to the IANA names sslyze offered for it (None: sslyze's scan
     of that version failed, so it is not supplemented either); *protocols*: what sslyze saw.
-    A full scan asks at every version and one ClientHello per group; compliance mode only at
-    the versions the server accepts, and finds the groups by elimination. Every probe runs
-    on the endpoint's connection limit.
+    A full scan asks at every version and one ClientHello per group; compliance mode (with
+    what it *started*) at TLS 1.2, TLS 1.3 and the other versions the server accepts, and
+    finds the groups by elimination.
     """
     accepting = {p.version for p in protocols if p.accepted.value}
+    early = started.suites if started is not None else {}
     versions = [
-        v for v in SUPPLEMENTED if tested.get(v) is not None and (options.full or v in accepting)
+        v
+        for v in SUPPLEMENTED
+        if tested.get(v) is not None and (options.full or v in accepting or v in early)
     ]
     tls13 = "TLS 1.3" in accepting
-    with DaemonPool(options.connections_per_server) as pool:
-        found = {
-            v: pool.submit(_other_suites, endpoint, v, tested[v] or set(), options)
-            for v in versions
-        }
-        groups = pool.submit(_groups, endpoint, options) if tls13 else None
-        resumed = (
-            pool.submit(
-                probe_tls13_resumption,
-                endpoint.ip,
-                endpoint.port,
-                endpoint.name,
-                options.timeout,
-                endpoint.starttls,
-            )
-            if tls13 and (options.full or Probe.RESUMPTION not in options.skip)
-            else None
+    found = {
+        v: early.get(v) or pool.submit(_other_suites, endpoint, v, tested[v] or set(), options)
+        for v in versions
+    }
+    groups = None
+    if tls13:
+        groups = started.groups if started is not None else pool.submit(_groups, endpoint, options)
+    resumed = (
+        pool.submit(
+            probe_tls13_resumption,
+            endpoint.ip,
+            endpoint.port,
+            endpoint.name,
+            options.timeout,
+            endpoint.starttls,
         )
-        suites: dict[ProtocolVersion, list[AcceptedSuite]] = {}
-        notes = []
-        for version, future in found.items():
-            enumeration = future.result()
-            suites[version] = [
-                AcceptedSuite(
-                    name=code.name,
-                    openssl_name="",
-                    ephemeral_key=code.key,
-                    detected_by="client-hello",
-                )
-                for code in enumeration.accepted
-            ]
-            if enumeration.error is not None:
-                error = enumeration.error
-                notes.append(
-                    f"{version}: the ClientHello probe for the suites sslyze cannot offer failed"
-                    f" ({error.reason.value}: {error.detail}); beyond those listed, whether the"
-                    " server accepts such suites is not known."
-                )
-        if not options.full:
-            refused = [v for v in SUPPLEMENTED if tested.get(v) is not None and v not in versions]
-            if refused:
-                notes.append(
-                    "Suites no OpenSSL build implements were offered only at the versions the"
-                    f" server accepts, not at {', '.join(refused)} (--full offers them there)."
-                )
-        if groups is None:
-            return Supplement(suites, notes, _not_applicable(), [], None)
-        group_probe, supported = groups.result()
-        resumption = None
-        if resumed is not None:
-            outcome = resumed.result()
-            if isinstance(outcome, ProbeError):
-                notes.append(
-                    "TLS 1.3 session resumption not determined"
-                    f" ({outcome.reason.value}: {outcome.detail})."
-                )
-            else:
-                resumption = outcome
+        if tls13 and (options.full or Probe.RESUMPTION not in options.skip)
+        else None
+    )
+    suites: dict[ProtocolVersion, list[AcceptedSuite]] = {}
+    notes = []
+    for version, future in found.items():
+        enumeration = future.result()
+        suites[version] = [
+            AcceptedSuite(
+                name=code.name, openssl_name="", ephemeral_key=code.key, detected_by="client-hello"
+            )
+            for code in enumeration.accepted
+        ]
+        if enumeration.error is not None:
+            error = enumeration.error
+            notes.append(
+                f"{version}: the ClientHello probe for the suites sslyze cannot offer failed"
+                f" ({error.reason.value}: {error.detail}); beyond those listed, whether the"
+                " server accepts such suites is not known."
+            )
+    if not options.full:
+        refused = [v for v in SUPPLEMENTED if tested.get(v) is not None and v not in versions]
+        if refused:
+            notes.append(
+                "Suites no OpenSSL build implements were offered at TLS 1.2, TLS 1.3 and the"
+                f" versions the server accepts, not at {', '.join(refused)} (--full offers"
+                " them there)."
+            )
+    if groups is None:
+        return Supplement(suites, notes, _not_applicable(), [], None)
+    group_probe, supported = groups.result()
+    resumption = None
+    if resumed is not None:
+        outcome = resumed.result()
+        if isinstance(outcome, ProbeError):
+            notes.append(
+                "TLS 1.3 session resumption not determined"
+                f" ({outcome.reason.value}: {outcome.detail})."
+            )
+        else:
+            resumption = outcome
     return Supplement(suites, notes, group_probe, supported, resumption)
 
 
 def _other_suites(
-    endpoint: Endpoint, version: ProtocolVersion, names: set[str], options: ScanOptions
+    endpoint: Endpoint, version: ProtocolVersion, names: Set[str], options: ScanOptions
 ) -> SuiteEnumeration:
     """The suites of *version* sslyze did not offer, by elimination."""
     codes = TLS13_SUITES if version == "TLS 1.3" else _legacy_codes()

@@ -85,7 +85,8 @@ from tlsaudit.scan.dns import caa as caa_lookup
 from tlsaudit.scan.hello import probe_groups_tls13
 from tlsaudit.scan.iana import SUPPORTED_GROUPS, TLS13_GROUPS
 from tlsaudit.scan.options import Probe, ScanOptions
-from tlsaudit.scan.supplement import SSLYZE_GROUPS, supplement
+from tlsaudit.scan.pool import DaemonPool
+from tlsaudit.scan.supplement import SSLYZE_GROUPS, Started, start, supplement
 
 ENGINE = f"sslyze {sslyze_version}"
 
@@ -253,7 +254,8 @@ def _scan_one(
         for result in scanner.get_results():
             trace = result.connectivity_error_trace
             if result.scan_result is not None:
-                facts = _facts(endpoint, Sslyze(result.scan_result), options, caa)
+                with DaemonPool(options.connections_per_server) as pool:
+                    facts = _facts(endpoint, Sslyze(result.scan_result), options, caa, pool)
             else:
                 facts = _unreachable_facts(endpoint, trace, options)
             arrived.put((index, facts))
@@ -281,8 +283,15 @@ def _compliance_facts(
     probes = [probe for probe in Probe if probe not in options.skip]
     if not _wants_http(endpoint):
         probes.remove(Probe.HSTS)
+    started: list[Started] = []
+
+    def start_probes(offered: Mapping[ProtocolVersion, frozenset[str]]) -> None:
+        started.append(start(endpoint, options, pool, offered))
+
+    pool = DaemonPool(options.connections_per_server)
     try:
-        scan = scan_compliance(request, probes, options.connections_per_server)
+        scan = scan_compliance(request, probes, pool, start_probes)
+        return _facts(endpoint, scan, options, caa, pool, started[0] if started else None)
     except ConnectionToServerFailed as error:
         trace = TracebackException.from_exception(error)
         return _unreachable_facts(endpoint, trace, options)
@@ -297,7 +306,8 @@ def _compliance_facts(
             mode="compliance",
             connectivity=ProbeError(reason=ErrorReason.STARTTLS_FAILED, detail=detail),
         )
-    return _facts(endpoint, scan, options, caa)
+    finally:
+        pool.close()
 
 
 def _timed_out(endpoint: Endpoint, deadline: float) -> TlsFacts:
@@ -414,6 +424,8 @@ def _facts(
     scan: Sslyze | ComplianceScan,
     options: ScanOptions,
     caa: Future[Observed[CaaFacts]],
+    pool: DaemonPool,
+    started: Started | None = None,
 ) -> TlsFacts:
     attempts = scan.attempts
     sslyze_protocols = [
@@ -421,7 +433,7 @@ def _facts(
         for version, attempt in _suite_attempts(attempts)
     ]
     tested = {version: _tested(attempt) for version, attempt in _suite_attempts(attempts)}
-    extra = supplement(endpoint, tested, sslyze_protocols, options)
+    extra = supplement(endpoint, tested, sslyze_protocols, options, pool, started)
     protocols = [_with_suites(p, extra.suites.get(p.version, [])) for p in sslyze_protocols]
     return TlsFacts(
         endpoint=endpoint,
