@@ -51,15 +51,24 @@ class CountingProxy:
             self.open -= 1
             writer.close()
             return
+        closed = asyncio.Event()
         back = asyncio.ensure_future(_pipe(up_reader, writer, self.delay))
-        await _pipe(reader, up_writer, self.delay)
-        self.open -= 1
+        forward = asyncio.ensure_future(_pipe(reader, up_writer, self.delay, closed))
+        await closed.wait()
+        self.open -= 1  # when the client closed, not when the delayed close reaches upstream
+        await forward
         await back
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    delay: float,
+    closed: asyncio.Event | None = None,
+) -> None:
+    """Relay until end of file (then set *closed*), each chunk *delay* seconds late."""
     if not delay:
-        await _relay(reader, writer)
+        await _relay(reader, writer, closed)
         return
     chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -79,6 +88,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
             chunks.put_nowait((time.monotonic() + delay, data))
     except OSError:
         pass
+    if closed is not None:
+        closed.set()
     chunks.put_nowait((time.monotonic() + delay, b""))
     try:
         await sender
@@ -86,7 +97,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
         writer.close()
 
 
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _relay(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, closed: asyncio.Event | None
+) -> None:
     try:
         while data := await reader.read(65536):
             writer.write(data)
@@ -94,4 +107,6 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     except OSError:
         pass
     finally:
+        if closed is not None:
+            closed.set()
         writer.close()
