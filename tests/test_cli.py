@@ -61,6 +61,34 @@ def test_compliant_server_exit_0_and_json_validates(nginx: NginxServer, tmp_path
     assert endpoint["facts"]["protocols"], "facts are part of the JSON"
 
 
+def test_compliance_and_full_scans_judge_alike(nginx: NginxServer) -> None:
+    """The default compliance scan and --full give one verdict and the same findings; the
+    compliance scan names what it skipped and sees the server's order."""
+    findings = {}
+    for mode, extra in (("compliance", ()), ("full", ("--full",))):
+        code, out, _ = run(*scan_args("cbc", "--format", "json", "--connections", "3", *extra))
+        document = json.loads(out)
+        [endpoint] = document["targets"][0]["endpoints"]
+        facts = endpoint["facts"]
+        assert facts["mode"] == mode
+        assert code == 1
+        findings[mode] = {(f["check_id"], f["subject"], f["status"]) for f in endpoint["findings"]}
+        skipped = [note for note in facts["coverage"] if note.startswith("Not probed")]
+        tls13 = next(p for p in facts["protocols"] if p["version"] == "TLS 1.3")
+        if mode == "compliance":
+            assert skipped == [
+                "Not probed (compliance mode; the profile reads none of their results, --full"
+                " probes them): resumption."
+            ]
+            assert facts["resumption"]["error"]["reason"] == "not_scanned"
+            assert tls13["server_preference"] is False  # nginx: ssl_prefer_server_ciphers off
+        else:
+            assert skipped == []
+            assert facts["resumption"]["value"] is not None
+            assert tls13["server_preference"] is None
+    assert findings["compliance"] == findings["full"]
+
+
 def test_non_compliant_server_exit_1_with_clause_and_fix(nginx: NginxServer) -> None:
     code, out, _ = run(*scan_args("tls10"))
     assert code == 1
