@@ -306,21 +306,40 @@ def work(url: str, options: WorkerOptions) -> None:
 async def _work(app: App, scanner: _Scanner, options: WorkerOptions) -> None:
     # Scans are synchronous: they run in the loop's default executor, one thread each.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(options.concurrency))
+    queue = queue_of(options.zone)
     async with app.open_async():
-        requeue = asyncio.create_task(_requeue_stalled(app, options.stalled_after))
-        try:
-            await app.run_worker_async(
-                queues=[queue_of(options.zone)],
+        worker = asyncio.create_task(
+            app.run_worker_async(
+                queues=[queue],
                 concurrency=options.concurrency,
-                wait=not options.until_empty,
+                # A job whose host lock is taken is not announced when the lock frees up:
+                # look for work often.
+                fetch_job_polling_interval=0.5,
                 additional_context={"scanner": scanner},
                 update_heartbeat_interval=options.stalled_after / 3,
                 stalled_worker_timeout=options.stalled_after,
             )
-        finally:
-            requeue.cancel()
+        )
+        helpers = [asyncio.create_task(_requeue_stalled(app, options.stalled_after))]
+        if options.until_empty:
+            helpers.append(asyncio.create_task(_stop_when_empty(app, queue, worker)))
+        try:
             with contextlib.suppress(asyncio.CancelledError):
-                await requeue
+                await worker
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+
+async def _stop_when_empty(app: App, queue: str, worker: asyncio.Task[None]) -> None:
+    """Stop the worker (gracefully) once its queue holds no job to do or being done."""
+    while True:
+        await asyncio.sleep(1.0)
+        stats = await app.job_manager.list_queues_async(queue=queue)
+        if not any(row["todo"] or row["doing"] for row in stats):
+            worker.cancel()
+            return
 
 
 async def _requeue_stalled(app: App, stalled_after: float) -> None:
