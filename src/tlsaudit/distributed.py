@@ -38,7 +38,6 @@ from procrastinate import (
     PsycopgConnector,
     RetryDecision,
 )
-from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Job
 from procrastinate.schema import SchemaManager
 from sqlalchemy import text
@@ -55,6 +54,7 @@ NAMESPACE = "tlsaudit"
 TASK = f"{NAMESPACE}:scan"
 DEFAULT_QUEUE = "default"
 _SCHEMA_LOCK = 0x746C7371  # "tlsq"
+_REQUEUE_LOCK = 0x746C7372  # "tlsr"
 _DEFER_CHUNK = 1000
 
 
@@ -284,8 +284,9 @@ class _Scanner:
             result = failed(entry, reason)
         else:
             result = scan_entry(entry, defaults, self.profiles, now)
-            if result.error and entry.error is None and attempts + 1 < self.options.tries:
-                raise TryAgain(result.error, self.options.retry_after)
+            retry = result.verdict is Verdict.ERROR and entry.error is None
+            if retry and attempts + 1 < self.options.tries:
+                raise TryAgain(f"{entry.key}: error, tried again later", self.options.retry_after)
         store(self.history, run_id, entry, defaults, result, started, datetime.now(UTC))
         self.history.finish_if_complete(run_id)
 
@@ -343,12 +344,21 @@ async def _stop_when_empty(app: App, queue: str, worker: asyncio.Task[None]) -> 
 
 
 async def _requeue_stalled(app: App, stalled_after: float) -> None:
-    """Put the jobs of workers whose heartbeat stopped back in their queue, periodically."""
+    """Put the jobs of workers whose heartbeat stopped back in their queue, periodically.
+
+    One worker at a time does it (an advisory lock): another one could otherwise put back a
+    job it saw stalled a moment ago that a live worker has taken since."""
+    connector = app.connector
+    assert isinstance(connector, PsycopgConnector)
     while True:
-        for job in await app.job_manager.get_stalled_jobs(
-            task_name=TASK, seconds_since_heartbeat=stalled_after
-        ):
-            # Another worker may have put it back first: then it is no longer 'doing'.
-            with contextlib.suppress(ConnectorException):
-                await app.job_manager.retry_job(job)
+        async with connector.pool.connection() as connection, connection.transaction():
+            cursor = await connection.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", (_REQUEUE_LOCK,)
+            )
+            row = await cursor.fetchone()
+            if row is not None and row[0]:
+                for job in await app.job_manager.get_stalled_jobs(
+                    task_name=TASK, seconds_since_heartbeat=stalled_after
+                ):
+                    await app.job_manager.retry_job(job)
         await asyncio.sleep(stalled_after / 3)

@@ -1,4 +1,5 @@
-"""A TCP relay on 127.0.0.1 that counts connections (total and at once) to an upstream port."""
+"""TCP relays that count connections: to one upstream port (total and at once), or per port
+of one address (how many ports are in use at once)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,53 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.close()
+
+
+class PortGauge:
+    """Relays ``host:port`` to ``127.0.0.1:upstream`` for several ports of one address and
+    records the most ports that had a connection open at once. With one entry per port,
+    that is the most entries of this host scanned at once, as the host sees it."""
+
+    def __init__(self, host: str, routes: dict[int, int]) -> None:
+        self.host = host
+        self.routes = routes
+        self.open: dict[int, int] = dict.fromkeys(routes, 0)
+        self.connections = 0
+        self.peak = 0
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._run, daemon=True).start()
+        self._ready.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        for port, upstream in self.routes.items():
+
+            async def handle(
+                reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter,
+                port: int = port,
+                upstream: int = upstream,
+            ) -> None:
+                await self._relay(port, upstream, reader, writer)
+
+            self._loop.run_until_complete(asyncio.start_server(handle, self.host, port))
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _relay(
+        self, port: int, upstream: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.connections += 1
+        self.open[port] += 1
+        self.peak = max(self.peak, sum(1 for n in self.open.values() if n))
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
+        except OSError:
+            self.open[port] -= 1
+            writer.close()
+            return
+        back = asyncio.ensure_future(_pipe(up_reader, writer))
+        await _pipe(reader, up_writer)
+        self.open[port] -= 1  # as CountingProxy: open until the client closes its side
+        await back
