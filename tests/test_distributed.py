@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from typer.testing import CliRunner
 from scan_targets import CA_CERT, Scenario, free_ports, scenario
 from servers import netns
 from servers.nginx import NginxServer
-from servers.postgres import PostgresCluster, find_bin
+from servers.postgres import PostgresCluster, find_bin, free_port_between
 from servers.proxy import PortGauge
 from tlsaudit.assets import Entry, load_assets
 from tlsaudit.cli import app
@@ -46,18 +45,6 @@ PER_ZONE, OPEN, PER_HOST = 22, 16, 2
 TIMEOUT = 150.0
 
 
-def _pg_port() -> int:
-    """A free port in 26000-26999 (this worktree's range on a shared machine)."""
-    for port in range(26000 + os.getpid() % 900, 27000):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 26000-26999")
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
     """A PostgreSQL cluster; its URL through the Unix socket (every namespace reaches it)."""
@@ -65,8 +52,7 @@ def database() -> Iterator[str]:
         pytest.skip("PostgreSQL binaries missing: apt-get install postgresql (see .ci/run)")
     workdir = Path(tempfile.mkdtemp(prefix="ta13-pg-"))
     workdir.chmod(0o755)
-    cluster = PostgresCluster(workdir)
-    cluster.port = _pg_port()
+    cluster = PostgresCluster(workdir, free_port_between(26000, 26900))
     try:
         with cluster:
             yield f"postgresql://{cluster.user}@/postgres?host={workdir}&port={cluster.port}"

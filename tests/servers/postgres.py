@@ -33,15 +33,28 @@ def _free_port() -> int:
         return port
 
 
+def free_port_between(low: int, high: int) -> int:
+    """A port in [low, high) free on 127.0.0.1 right now (a range of one's own on a machine
+    where others run tests too)."""
+    for port in range(low, high):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high - 1}")
+
+
 class PostgresCluster:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         binaries = find_bin()
         if binaries is None:
             raise RuntimeError("PostgreSQL not installed (Debian package postgresql)")
         self.bin = binaries
         self.workdir = workdir
         self.data = workdir / "data"
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.user = "tlsaudit"
 
     @property
