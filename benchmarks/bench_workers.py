@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_runs import ManyBlocks, blocks  # noqa: E402
 
 from scan_targets import CA_CERT  # noqa: E402
-from servers.postgres import PostgresCluster, free_port_between  # noqa: E402
+from servers.postgres import PostgresCluster  # noqa: E402
 
 NIGHT = 6 * 3600
 ENDPOINTS = 50_000
@@ -88,8 +88,7 @@ def main() -> None:
         listing.write_text("".join(f"localhost:{b.port}\n" for b in fleet))
         noop = work / "malformed.txt"
         noop.write_text("".join(f"localhost:{70000 + i}\n" for i in range(args.noop)))
-        cluster = PostgresCluster(work / "pg", free_port_between(26900, 27000))
-        with cluster, ManyBlocks(fleet, work / "nginx"):
+        with PostgresCluster(work / "pg") as cluster, ManyBlocks(fleet, work / "nginx"):
             db = cluster.url
             print(f"{'workers':>7} {'concurrency':>11} {'entries':>7} {'wall s':>7} "
                   f"{'entries/s':>9}")  # fmt: skip

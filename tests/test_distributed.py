@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typer.testing import CliRunner
 from scan_targets import CA_CERT, Scenario, free_ports, scenario
 from servers import netns
 from servers.nginx import NginxServer
-from servers.postgres import PostgresCluster, find_bin, free_port_between
+from servers.postgres import PostgresCluster
 from servers.proxy import PortGauge
 from tlsaudit.assets import Entry, load_assets
 from tlsaudit.cli import app
@@ -46,18 +45,9 @@ TIMEOUT = 150.0
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A PostgreSQL cluster; its URL through the Unix socket (every namespace reaches it)."""
-    if find_bin() is None:
-        pytest.skip("PostgreSQL binaries missing: apt-get install postgresql (see .ci/run)")
-    workdir = Path(tempfile.mkdtemp(prefix="ta13-pg-"))
-    workdir.chmod(0o755)
-    cluster = PostgresCluster(workdir, free_port_between(26000, 26900))
-    try:
-        with cluster:
-            yield f"postgresql://{cluster.user}@/postgres?host={workdir}&port={cluster.port}"
-    finally:
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+def database(postgres: PostgresCluster) -> str:
+    """A database of its own on the session's cluster, reached through the Unix socket."""
+    return postgres.new_database("distributed")
 
 
 def _blocks(host: str, ports: list[int], prefix: str) -> list[Scenario]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, Self
 
 import typer
 from rich.console import Console
@@ -82,6 +82,12 @@ DbOption = Annotated[
         "(default: history.sqlite3 in the user's data directory).",
         show_default=False,
     ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, max=512, help="Entries scanned at once.")
+]
+PerHostOption = Annotated[
+    int, typer.Option("--per-host", min=1, help="Entries of one host scanned at once.")
 ]
 RunFormatOption = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
@@ -174,22 +180,20 @@ def assets_check(assets: AssetsArgument) -> None:
     )
 
 
-class _BatchProgress:
-    """A rich progress bar on stderr (only on a terminal): done/total, verdicts, ETA."""
+class _Bars:
+    """Rich progress bars on stderr (only on a terminal): done/total, a detail, ETA."""
 
     def __init__(self) -> None:
         self.console = Console(stderr=True)
-        self.counts: Counter[Verdict] = Counter()
         self.progress: Progress | None = None
-        self.task: TaskID | None = None
 
-    def __enter__(self) -> _BatchProgress:
+    def __enter__(self) -> Self:
         if self.console.is_terminal:
             self.progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[tally]}"),
+                TextColumn("{task.fields[detail]}"),
                 TimeRemainingColumn(),
                 console=self.console,
             )
@@ -199,6 +203,15 @@ class _BatchProgress:
     def __exit__(self, *_: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+class _BatchProgress(_Bars):
+    """One bar for a local run, with its verdicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[Verdict] = Counter()
+        self.task: TaskID | None = None
 
     def _tally(self) -> str:
         c = self.counts
@@ -210,13 +223,13 @@ class _BatchProgress:
     def started(self, run_id: int, total: int, done: int) -> None:
         if self.progress is not None:
             self.task = self.progress.add_task(
-                f"Run #{run_id}", total=total, completed=done, tally=self._tally()
+                f"Run #{run_id}", total=total, completed=done, detail=self._tally()
             )
 
     def finished(self, entry: Entry, verdict: Verdict) -> None:
         self.counts[verdict] += 1
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, tally=self._tally())
+            self.progress.update(self.task, advance=1, detail=self._tally())
 
     def interrupted(self, running: int) -> None:
         self.console.print(
@@ -239,12 +252,8 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the last interrupted run of this list.")
     ] = False,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=512, help="Entries scanned at once.")
-    ] = 16,
-    per_host: Annotated[
-        int, typer.Option("--per-host", min=1, help="Entries of one host scanned at once.")
-    ] = 2,
+    concurrency: ConcurrencyOption = 16,
+    per_host: PerHostOption = 2,
     recycle_after: Annotated[
         int,
         typer.Option(
@@ -380,31 +389,13 @@ def _distribute(
     return run_id
 
 
-class _ZoneProgress:
-    """A distributed run's progress on stderr (only on a terminal): one bar per zone."""
+class _ZoneProgress(_Bars):
+    """A distributed run's progress: one bar per zone."""
 
     def __init__(self, run_id: int) -> None:
+        super().__init__()
         self.run_id = run_id
-        self.console = Console(stderr=True)
-        self.progress: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _ZoneProgress:
-        if self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[states]}"),
-                TimeRemainingColumn(),
-                console=self.console,
-            )
-            self.progress.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
     def show(self, status: list[ZoneStatus]) -> None:
         if self.progress is None:
@@ -414,10 +405,10 @@ class _ZoneProgress:
                       f"[magenta]failed {zone.failed}[/]")  # fmt: skip
             if zone.name not in self.tasks:
                 self.tasks[zone.name] = self.progress.add_task(
-                    f"Run #{self.run_id} zone {zone.name}", total=zone.total, states=states
+                    f"Run #{self.run_id} zone {zone.name}", total=zone.total, detail=states
                 )
             done = zone.done + zone.failed
-            self.progress.update(self.tasks[zone.name], completed=done, states=states)
+            self.progress.update(self.tasks[zone.name], completed=done, detail=states)
 
 
 def _show_status(db: str | None, run_id: int) -> NoReturn:
@@ -448,9 +439,7 @@ def worker(
         typer.Option("--zone", show_default=False,
                      help="Take the entries of this zone (default: the entries without one)."),
     ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=512, help="Entries scanned at once.")
-    ] = 8,
+    concurrency: ConcurrencyOption = 8,
     tries: Annotated[
         int, typer.Option("--tries", min=1, help="Tries per entry before its error is stored.")
     ] = 3,
@@ -706,8 +695,8 @@ def schedule(
     cron: Annotated[
         str | None, typer.Option("--cron", help="Crontab expression, e.g. '0 2 * * *'.")
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=512)] = 16,
-    per_host: Annotated[int, typer.Option("--per-host", min=1)] = 2,
+    concurrency: ConcurrencyOption = 16,
+    per_host: PerHostOption = 2,
     db: DbOption = None,
     output_format: RunFormatOption = RunFormat.TERMINAL,
     output: OutputOption = None,

@@ -33,33 +33,27 @@ def _free_port() -> int:
         return port
 
 
-def free_port_between(low: int, high: int) -> int:
-    """A port in [low, high) free on 127.0.0.1 right now (a range of one's own on a machine
-    where others run tests too)."""
-    for port in range(low, high):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {low}-{high - 1}")
-
-
 class PostgresCluster:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path) -> None:
         binaries = find_bin()
         if binaries is None:
             raise RuntimeError("PostgreSQL not installed (Debian package postgresql)")
         self.bin = binaries
         self.workdir = workdir
         self.data = workdir / "data"
-        self.port = port or _free_port()
+        self.port = _free_port()
         self.user = "tlsaudit"
 
     @property
     def url(self) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def new_database(self, name: str) -> str:
+        """Create a database; its URL through the cluster's Unix socket, which processes in
+        other network namespaces reach as well (a path in the file system)."""
+        self._run(str(self.bin / "createdb"), "-h", str(self.workdir), "-p", str(self.port),
+                  "-U", self.user, name)  # fmt: skip
+        return f"postgresql://{self.user}@/{name}?host={self.workdir}&port={self.port}"
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

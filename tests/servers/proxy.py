@@ -7,29 +7,42 @@ import asyncio
 import threading
 
 
-class CountingProxy:
-    """Relays every connection to ``127.0.0.1:upstream_port``; runs in its own thread."""
+class _Relay:
+    """An asyncio loop in its own thread, serving what :meth:`_listen` opens."""
 
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
+    def __init__(self) -> None:
         self.connections = 0
-        self.open = 0
         self.peak = 0
-        self.port = 0
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._run, daemon=True).start()
         self._ready.wait()
 
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._listen())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _listen(self) -> None:
+        raise NotImplementedError
+
+
+class CountingProxy(_Relay):
+    """Relays every connection to ``127.0.0.1:upstream_port``; runs in its own thread."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.open = 0
+        self.port = 0
+        super().__init__()
+
     def reset(self) -> None:
         self.connections = self.peak = 0
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+    async def _listen(self) -> None:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """A connection counts as open until the client closes its side."""
@@ -59,7 +72,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-class PortGauge:
+class PortGauge(_Relay):
     """Relays ``host:port`` to ``127.0.0.1:upstream`` for several ports of one address and
     records the most ports that had a connection open at once. With one entry per port,
     that is the most entries of this host scanned at once, as the host sees it."""
@@ -68,15 +81,9 @@ class PortGauge:
         self.host = host
         self.routes = routes
         self.open: dict[int, int] = dict.fromkeys(routes, 0)
-        self.connections = 0
-        self.peak = 0
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._run, daemon=True).start()
-        self._ready.wait()
+        super().__init__()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    async def _listen(self) -> None:
         for port, upstream in self.routes.items():
 
             async def handle(
@@ -87,9 +94,7 @@ class PortGauge:
             ) -> None:
                 await self._relay(port, upstream, reader, writer)
 
-            self._loop.run_until_complete(asyncio.start_server(handle, self.host, port))
-        self._ready.set()
-        self._loop.run_forever()
+            await asyncio.start_server(handle, self.host, port)
 
     async def _relay(
         self, port: int, upstream: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
