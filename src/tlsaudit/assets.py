@@ -106,7 +106,8 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         """The entry as JSON data (a distributed run's job carries it to a worker)."""
-        return json.loads(json.dumps(asdict(self), default=str))  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:

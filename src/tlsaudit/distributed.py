@@ -140,6 +140,7 @@ def enqueue_run(
     with app.open():
         for start in range(0, len(jobs), _DEFER_CHUNK):
             app.job_manager.batch_defer_jobs(jobs[start : start + _DEFER_CHUNK])
+    history.finish_if_complete(run_id)  # an empty list is complete at once
     return run_id
 
 
@@ -185,7 +186,7 @@ def run_status(history: History, run_id: int) -> list[ZoneStatus]:
     ensure_schema(history)
     with history.engine.connect() as connection:
         rows = connection.execute(query, {"task": TASK, "run": str(run_id)}).all()
-    if not rows:
+    if not rows and history.run(run_id).planned:
         raise DistributedError(f"run {run_id}: not a distributed run")
     verdicts = history.verdicts(run_id)
     counts: dict[str | None, Counter[str]] = {}

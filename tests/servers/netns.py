@@ -31,11 +31,16 @@ for spec in sys.argv[1:]:
 
 
 def unavailable() -> str | None:
-    """Why namespaces cannot be made here (not root, no ``ip``), or None."""
+    """Why namespaces cannot be made here (not root, no ``ip``, no privilege), or None."""
     if os.geteuid() != 0:
         return "network namespaces need root (ip netns add)"
     if shutil.which("ip") is None:
         return "the ip command is missing: apt-get install iproute2 (see .ci/run)"
+    probe = f"ta13-probe-{os.getpid()}"
+    added = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if added.returncode != 0:
+        return f"cannot create a network namespace here: {added.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False, capture_output=True)
     return None
 
 
