@@ -109,13 +109,11 @@ TrustAnchorOption = Annotated[
     typer.Option("--trust-anchor", exists=True, dir_okay=False,
                  help="DS or DNSKEY records (zone-file format) to validate DNSSEC from."),
 ]  # fmt: skip
-AssetsArgument = Annotated[
-    str,
-    typer.Argument(
-        help="Asset file (*.toml) or a plain list of targets, one per line ('-' = stdin).",
-        show_default=False,
-    ),
-]
+_ASSETS = typer.Argument(
+    help="Asset file (*.toml) or a plain list of targets, one per line ('-' = stdin).",
+    show_default=False,
+)
+AssetsArgument = Annotated[str, _ASSETS]
 RunArgument = Annotated[
     int | None, typer.Argument(help="Run id (default: the newest run).", show_default=False)
 ]
@@ -242,13 +240,7 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 
 def run(
-    assets: Annotated[
-        str | None,
-        typer.Argument(
-            help="Asset file (*.toml) or a plain list of targets, one per line ('-' = stdin).",
-            show_default=False,
-        ),
-    ] = None,
+    assets: Annotated[str | None, _ASSETS] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the last interrupted run of this list.")
     ] = False,
@@ -452,7 +444,8 @@ def worker(
                             "which a worker's entries go back to the queue.")
     ] = 30,
     until_empty: Annotated[
-        bool, typer.Option("--until-empty", help="Stop when the queue holds nothing to take.")
+        bool,
+        typer.Option("--until-empty", help="Stop once its queue holds nothing queued or running."),
     ] = False,
 ) -> None:  # fmt: skip
     """Scan the entries of distributed runs from the queue in the --db PostgreSQL database."""
