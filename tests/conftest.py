@@ -8,6 +8,7 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -24,6 +25,9 @@ from scan_targets import (
 )
 from servers.nginx import NginxServer, start_nginx
 from servers.pqc import PqcServer
+
+if TYPE_CHECKING:
+    from servers.postgres import PostgresCluster
 from tlsaudit.inventory import Target, resolve
 from tlsaudit.models.facts import TlsFacts
 from tlsaudit.scan.options import ScanOptions
@@ -67,7 +71,7 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres() -> Iterator[PostgresCluster]:
     """A throw-away PostgreSQL cluster on 127.0.0.1 (skipped only when not installed)."""
     from servers.postgres import PostgresCluster, find_bin
 
@@ -78,9 +82,15 @@ def postgres_url() -> Iterator[str]:
     workdir.chmod(0o755)
     try:
         with PostgresCluster(workdir) as cluster:
-            yield cluster.url
+            yield cluster
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresCluster) -> str:
+    """The URL of the session's PostgreSQL cluster (database ``postgres``)."""
+    return postgres.url
 
 
 class _Sink:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import re
 import sys
 import tomllib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,8 @@ from tlsaudit.inventory import STARTTLS_PROTOCOLS, Target, list_lines, parse_res
 from tlsaudit.profiles import load_profile
 
 Kind = Literal["tls", "domain"]
+ZONE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+ZONE_RULE = "a zone name is 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class Settings:
     starttls: str | None = None
     dkim_selectors: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    zone: str | None = None
+    """The network zone whose workers scan the entry (distributed runs); None = any."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,20 @@ class Entry:
             return parse_target(self.target).host
         except InputError:
             return self.target
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON data (a distributed run's job carries it to a worker)."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        """The entry :meth:`to_json` made."""
+        raw = dict(data["settings"])
+        for key in ("ca_file", "trust_anchor"):
+            raw[key] = Path(raw[key]) if raw[key] else None
+        raw["dkim_selectors"] = tuple(raw["dkim_selectors"])
+        return cls(**{**data, "settings": Settings(**raw)})
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,7 @@ class _Spec(BaseModel):
     resolver: str | None = None
     trust_anchor: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    zone: str | None = Field(default=None, pattern=ZONE_PATTERN)
 
 
 class _GroupSpec(_Spec):
@@ -237,6 +257,8 @@ def _message(error: Any) -> str:
         return "unknown key"
     if error["type"] == "missing":
         return "required key is missing"
+    if error["type"] == "string_pattern_mismatch" and error["loc"][-1] == "zone":
+        return ZONE_RULE
     return str(error["msg"])
 
 
@@ -404,6 +426,7 @@ class _Resolver:
         return Settings(
             profile=self._profile(loc, profile) if profile is not None else None,
             timeout=pick("timeout"),
+            zone=pick("zone"),
             ca_file=self._path(ca_file) if ca_file else None,
             resolver=pick("resolver"),
             trust_anchor=self._path(trust_anchor) if trust_anchor else None,

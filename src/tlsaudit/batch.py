@@ -94,6 +94,49 @@ def defaults_from(settings: dict[str, Any]) -> Defaults:
     )
 
 
+def start_scan(
+    assets: AssetList,
+    history: History,
+    defaults: Defaults,
+    profiles: Profiles,
+    now: datetime | None,
+) -> int:
+    """Store a new scan run of ``assets`` (no entry scanned yet); return its id.
+
+    Raises:
+        InputError: the asset list has structural mistakes.
+        ProfileError: the default profile cannot be loaded.
+    """
+    if assets.errors:
+        raise InputError("\n".join(str(e) for e in assets.errors))
+    return history.start_run(
+        kind="scan",
+        tool=TOOL,
+        profile=profiles.get(defaults.profile).ref,
+        settings=settings_of(defaults),
+        planned=len(assets.entries),
+        source=assets.source,
+        source_sha256=assets.sha256,
+        evaluated_at=now,
+    )
+
+
+def store(
+    history: History,
+    run_id: int,
+    entry: Entry,
+    defaults: Defaults,
+    result: Result,
+    started: datetime,
+    ended: datetime,
+) -> bool:
+    """Record one entry's result under the profile it was judged with (False: stored
+    already)."""
+    profile_id = entry.settings.profile or defaults.profile
+    tags = entry.settings.tags
+    return history.record(run_id, entry.key, entry.kind, profile_id, result, started, ended, tags)
+
+
 def run_batch(
     assets: AssetList,
     history: History,
@@ -110,24 +153,12 @@ def run_batch(
         Interrupted: KeyboardInterrupt arrived; running entries were stored unless a
             second interrupt came.
     """
-    if assets.errors:
-        raise InputError("\n".join(str(e) for e in assets.errors))
     profiles = Profiles()
-    profile = profiles.get(defaults.profile)
     if resume is not None:
         run_id = resume.id
         finished = history.finished_keys(run_id)
     else:
-        run_id = history.start_run(
-            kind="scan",
-            tool=TOOL,
-            profile=profile.ref,
-            settings=settings_of(defaults),
-            planned=len(assets.entries),
-            source=assets.source,
-            source_sha256=assets.sha256,
-            evaluated_at=options.now,
-        )
+        run_id = start_scan(assets, history, defaults, profiles, options.now)
         finished = set()
     pending = [e for e in assets.entries if e.key not in finished]
     observer.started(run_id, len(assets.entries), len(assets.entries) - len(pending))
@@ -155,15 +186,12 @@ def _scan_here(
         result = scan_entry(entry, defaults, profiles, options.now)
         return result, started, datetime.now(UTC)
 
-    def store(entry: Entry, outcome: tuple[Result, datetime, datetime]) -> None:
+    def keep(entry: Entry, outcome: tuple[Result, datetime, datetime]) -> None:
         result, started, ended = outcome
-        profile_id = entry.settings.profile or defaults.profile
-        history.record(
-            run_id, entry.key, entry.kind, profile_id, result, started, ended, entry.settings.tags
-        )
+        store(history, run_id, entry, defaults, result, started, ended)
         observer.finished(entry, result.verdict)
 
-    _schedule(pending, work, store, options, observer, run_id)
+    _schedule(pending, work, keep, options, observer, run_id)
 
 
 class _QueueObserver:
@@ -254,9 +282,7 @@ def _in_workers(
         for entry in unfinished:
             reason = f"the scanning process died (exit status {code}) while scanning this"
             result = engine_failed(entry, reason)
-            profile_id = entry.settings.profile or defaults.profile
-            history.record(run_id, entry.key, entry.kind, profile_id, result, now, now,
-                           entry.settings.tags)  # fmt: skip
+            store(history, run_id, entry, defaults, result, now, now)
             observer.finished(entry, result.verdict)
 
 

@@ -7,6 +7,7 @@ map the run's verdict to the exit code (as ``scan``: 0, 1, 2, 3; 130 when interr
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, Self
 
 import typer
 from rich.console import Console
@@ -30,6 +31,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from tlsaudit.cli import (
     CaFileOption,
@@ -52,6 +54,8 @@ from tlsaudit.render.terminal import report_console
 if TYPE_CHECKING:  # the scanning and storage stack is imported by the commands that use it
     from tlsaudit.assets import AssetList, Entry
     from tlsaudit.batch import Interrupted
+    from tlsaudit.distributed import ZoneStatus
+    from tlsaudit.engine import Defaults
     from tlsaudit.history import History, RunSummary
 
 
@@ -79,6 +83,12 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, max=512, help="Entries scanned at once.")
+]
+PerHostOption = Annotated[
+    int, typer.Option("--per-host", min=1, help="Entries of one host scanned at once.")
+]
 RunFormatOption = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the output to this file (atomically).")
@@ -99,13 +109,11 @@ TrustAnchorOption = Annotated[
     typer.Option("--trust-anchor", exists=True, dir_okay=False,
                  help="DS or DNSKEY records (zone-file format) to validate DNSSEC from."),
 ]  # fmt: skip
-AssetsArgument = Annotated[
-    str,
-    typer.Argument(
-        help="Asset file (*.toml) or a plain list of targets, one per line ('-' = stdin).",
-        show_default=False,
-    ),
-]
+_ASSETS = typer.Argument(
+    help="Asset file (*.toml) or a plain list of targets, one per line ('-' = stdin).",
+    show_default=False,
+)
+AssetsArgument = Annotated[str, _ASSETS]
 RunArgument = Annotated[
     int | None, typer.Argument(help="Run id (default: the newest run).", show_default=False)
 ]
@@ -116,7 +124,7 @@ assets_app = typer.Typer(help="Validate asset files.", no_args_is_help=True)
 def register(app: typer.Typer) -> None:
     """Add the asset-run commands to the ``tlsaudit`` command line."""
     app.add_typer(assets_app, name="assets")
-    for command in (run, history, diff, reevaluate, report, schedule):
+    for command in (run, worker, history, diff, reevaluate, report, schedule):
         app.command()(command)
 
 
@@ -170,22 +178,20 @@ def assets_check(assets: AssetsArgument) -> None:
     )
 
 
-class _BatchProgress:
-    """A rich progress bar on stderr (only on a terminal): done/total, verdicts, ETA."""
+class _Bars:
+    """Rich progress bars on stderr (only on a terminal): done/total, a detail, ETA."""
 
     def __init__(self) -> None:
         self.console = Console(stderr=True)
-        self.counts: Counter[Verdict] = Counter()
         self.progress: Progress | None = None
-        self.task: TaskID | None = None
 
-    def __enter__(self) -> _BatchProgress:
+    def __enter__(self) -> Self:
         if self.console.is_terminal:
             self.progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[tally]}"),
+                TextColumn("{task.fields[detail]}"),
                 TimeRemainingColumn(),
                 console=self.console,
             )
@@ -195,6 +201,15 @@ class _BatchProgress:
     def __exit__(self, *_: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+class _BatchProgress(_Bars):
+    """One bar for a local run, with its verdicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[Verdict] = Counter()
+        self.task: TaskID | None = None
 
     def _tally(self) -> str:
         c = self.counts
@@ -206,13 +221,13 @@ class _BatchProgress:
     def started(self, run_id: int, total: int, done: int) -> None:
         if self.progress is not None:
             self.task = self.progress.add_task(
-                f"Run #{run_id}", total=total, completed=done, tally=self._tally()
+                f"Run #{run_id}", total=total, completed=done, detail=self._tally()
             )
 
     def finished(self, entry: Entry, verdict: Verdict) -> None:
         self.counts[verdict] += 1
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, tally=self._tally())
+            self.progress.update(self.task, advance=1, detail=self._tally())
 
     def interrupted(self, running: int) -> None:
         self.console.print(
@@ -225,16 +240,12 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 
 def run(
-    assets: AssetsArgument,
+    assets: Annotated[str | None, _ASSETS] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish the last interrupted run of this list.")
     ] = False,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=512, help="Entries scanned at once.")
-    ] = 16,
-    per_host: Annotated[
-        int, typer.Option("--per-host", min=1, help="Entries of one host scanned at once.")
-    ] = 2,
+    concurrency: ConcurrencyOption = 16,
+    per_host: PerHostOption = 2,
     recycle_after: Annotated[
         int,
         typer.Option(
@@ -256,11 +267,35 @@ def run(
     expiry_days: ExpiryOption = 30,
     bom: BomOption = False,
     now: NowOption = None,
-) -> None:
+    distributed: Annotated[
+        bool,
+        typer.Option("--distributed",
+                     help="Queue the entries for `tlsaudit worker` processes (PostgreSQL --db)."),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="--distributed: follow the run until every entry is stored, "
+                     "then write the outputs."),
+    ] = False,
+    status: Annotated[
+        int | None,
+        typer.Option("--status", metavar="RUN", show_default=False,
+                     help="Show a distributed run's entries per zone: done, running, queued, "
+                     "failed."),
+    ] = None,
+) -> None:  # fmt: skip
     """Audit every entry of an asset list, store each result as it finishes, print a summary."""
     from tlsaudit.batch import BatchOptions, Interrupted, defaults_from, run_batch
     from tlsaudit.engine import Defaults
 
+    if status is not None:
+        _show_status(db, status)
+    if assets is None:
+        fatal("give an asset list (or --status RUN)")
+    if wait and not distributed:
+        fatal("--wait follows a --distributed run")
+    if distributed and resume:
+        fatal("--resume finishes a local run; a distributed run's queue keeps what is left")
     _writable(output)
     loaded = _load(assets)
     if loaded.errors:
@@ -273,6 +308,11 @@ def run(
     except TlsauditError as exc:
         fatal(str(exc))
     defaults = Defaults(profile, ca_file, timeout, resolver, trust_anchor)
+    if distributed:
+        _need_procrastinate()
+        run_id = _distribute(db, loaded, defaults, per_host, pinned, wait)
+        with _open(db) as store:
+            _finish(store, store.run(run_id), output_format, output, lang, expiry_days, bom, pinned)
     with _open(db) as store:
         previous = None
         if resume:
@@ -293,6 +333,135 @@ def run(
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         summary = store.run(run_id)
         _finish(store, summary, output_format, output, lang, expiry_days, bom, pinned)
+
+
+def _need_procrastinate() -> None:
+    """A one-line error when the ``distributed`` extra is not installed."""
+    if importlib.util.find_spec("procrastinate") is None:
+        fatal("distributed runs need procrastinate: pip install 'tlsaudit[distributed]'")
+
+
+def _distribute(
+    db: str | None,
+    loaded: AssetList,
+    defaults: Defaults,
+    per_host: int,
+    pinned: datetime | None,
+    wait: bool,
+) -> int:
+    """Queue the run's entries; follow it with --wait (return its id), else exit."""
+    from tlsaudit import distributed
+    from tlsaudit.history import default_url
+
+    try:
+        distributed.conninfo(db or default_url())
+    except TlsauditError as exc:
+        fatal(str(exc))
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    with _open(db) as store:
+        try:
+            run_id = distributed.enqueue_run(loaded, store, defaults, per_host, pinned)
+        except TlsauditError as exc:
+            fatal(str(exc))
+        zones = Counter(e.settings.zone or "(none)" for e in loaded.entries)
+        per_zone = ", ".join(f"zone {z}: {n}" for z, n in sorted(zones.items()))
+        console.print(f"Run #{run_id}: {len(loaded.entries)} entries queued ({per_zone})")
+        if not wait:
+            console.print(f"Follow it with: tlsaudit run --status {run_id}")
+            raise typer.Exit(0)
+        try:
+            with _ZoneProgress(run_id) as progress:
+                distributed.follow(store, run_id, progress.show)
+        except KeyboardInterrupt:
+            console.print(f"Stopped following run #{run_id}; its entries stay queued for the "
+                          f"workers (tlsaudit run --status {run_id})")  # fmt: skip
+            raise typer.Exit(130) from None
+        except TlsauditError as exc:
+            fatal(str(exc))
+    return run_id
+
+
+class _ZoneProgress(_Bars):
+    """A distributed run's progress: one bar per zone."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.tasks: dict[str, TaskID] = {}
+
+    def show(self, status: list[ZoneStatus]) -> None:
+        if self.progress is None:
+            return
+        for zone in status:
+            states = (f"[cyan]running {zone.running}[/] queued {zone.queued} "
+                      f"[magenta]failed {zone.failed}[/]")  # fmt: skip
+            if zone.name not in self.tasks:
+                self.tasks[zone.name] = self.progress.add_task(
+                    f"Run #{self.run_id} zone {zone.name}", total=zone.total, detail=states
+                )
+            done = zone.done + zone.failed
+            self.progress.update(self.tasks[zone.name], completed=done, detail=states)
+
+
+def _show_status(db: str | None, run_id: int) -> NoReturn:
+    """Print a distributed run's entries per zone and whether it is finished."""
+    _need_procrastinate()
+    from tlsaudit.distributed import run_status
+
+    with _open(db) as store:
+        try:
+            status = run_status(store, run_id)
+            summary = store.run(run_id)
+        except TlsauditError as exc:
+            fatal(str(exc))
+    table = Table(title=f"Run #{run_id}: " + ("finished" if summary.finished_at else "running"))
+    for column in ("zone", "done", "running", "queued", "failed", "total"):
+        table.add_column(column, justify="left" if column == "zone" else "right")
+    for zone in status:
+        counts = (zone.done, zone.running, zone.queued, zone.failed, zone.total)
+        table.add_row(zone.name, *(str(n) for n in counts))
+    report_console().print(table)
+    raise typer.Exit(0)
+
+
+def worker(
+    db: DbOption = None,
+    zone: Annotated[
+        str | None,
+        typer.Option("--zone", show_default=False,
+                     help="Take the entries of this zone (default: the entries without one)."),
+    ] = None,
+    concurrency: ConcurrencyOption = 8,
+    tries: Annotated[
+        int, typer.Option("--tries", min=1, help="Tries per entry before its error is stored.")
+    ] = 3,
+    retry_after: Annotated[
+        int, typer.Option("--retry-after", min=0, help="Seconds before an entry that ended "
+                          "in an error is tried again.")
+    ] = 60,
+    stalled_after: Annotated[
+        float, typer.Option("--stalled-after", min=1, help="Seconds without a heartbeat after "
+                            "which a worker's entries go back to the queue.")
+    ] = 30,
+    until_empty: Annotated[
+        bool,
+        typer.Option("--until-empty", help="Stop once its queue holds nothing queued or running."),
+    ] = False,
+) -> None:  # fmt: skip
+    """Scan the entries of distributed runs from the queue in the --db PostgreSQL database."""
+    from tlsaudit.assets import ZONE_PATTERN, ZONE_RULE
+    from tlsaudit.history import default_url
+
+    if zone is not None and not re.fullmatch(ZONE_PATTERN, zone):
+        fatal(f"--zone {zone!r}: {ZONE_RULE}")
+    _need_procrastinate()
+    from tlsaudit.distributed import WorkerOptions, work
+
+    options = WorkerOptions(zone, concurrency, tries, retry_after, stalled_after, until_empty)
+    try:
+        work(db or default_url(), options)
+    except TlsauditError as exc:
+        fatal(str(exc))
 
 
 def _writable(output: Path | None) -> None:
@@ -519,8 +688,8 @@ def schedule(
     cron: Annotated[
         str | None, typer.Option("--cron", help="Crontab expression, e.g. '0 2 * * *'.")
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=512)] = 16,
-    per_host: Annotated[int, typer.Option("--per-host", min=1)] = 2,
+    concurrency: ConcurrencyOption = 16,
+    per_host: PerHostOption = 2,
     db: DbOption = None,
     output_format: RunFormatOption = RunFormat.TERMINAL,
     output: OutputOption = None,

@@ -23,7 +23,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -182,6 +182,20 @@ class History:
             row.finished_at = datetime.now(UTC)
             session.commit()
 
+    def finish_if_complete(self, run_id: int) -> bool:
+        """Mark the run finished once it holds a result for every planned entry (a
+        distributed run has no single process that sees the end); True when it is."""
+        stored = select(func.count()).where(ResultRow.run_id == run_id).scalar_subquery()
+        query = (
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.finished_at.is_(None), RunRow.planned <= stored)
+            .values(finished_at=datetime.now(UTC))
+        )
+        with self._session() as session:
+            session.execute(query)
+            session.commit()
+            return session.get_one(RunRow, run_id).finished_at is not None
+
     def record(
         self,
         run_id: int,
@@ -287,6 +301,12 @@ class History:
         query = select(ResultRow.entry_key).where(ResultRow.run_id == run_id)
         with self._session() as session:
             return set(session.scalars(query))
+
+    def verdicts(self, run_id: int) -> dict[str, Verdict]:
+        """Each stored entry's verdict, by entry key."""
+        query = select(ResultRow.entry_key, ResultRow.verdict).where(ResultRow.run_id == run_id)
+        with self._session() as session:
+            return {key: Verdict(verdict) for key, verdict in session.execute(query)}
 
     def results(self, run_id: int) -> list[Stored]:
         """Every result of a run, in the order they finished."""
