@@ -91,6 +91,7 @@ def defaults_from(settings: dict[str, Any]) -> Defaults:
         timeout=float(settings.get("timeout") or Defaults.timeout),
         resolver=settings.get("resolver"),
         trust_anchor=path("trust_anchor"),
+        full=settings.get("full") == "True",
     )
 
 

@@ -35,6 +35,7 @@ from rich.table import Table
 
 from tlsaudit.cli import (
     CaFileOption,
+    FullOption,
     Lang,
     LangOption,
     ProfileOption,
@@ -263,6 +264,7 @@ def run(
     timeout: TimeoutOption = 5.0,
     resolver: ResolverOption = None,
     trust_anchor: TrustAnchorOption = None,
+    full: FullOption = False,
     lang: LangOption = None,
     expiry_days: ExpiryOption = 30,
     bom: BomOption = False,
@@ -307,7 +309,7 @@ def run(
             parse_resolver(resolver)
     except TlsauditError as exc:
         fatal(str(exc))
-    defaults = Defaults(profile, ca_file, timeout, resolver, trust_anchor)
+    defaults = Defaults(profile, ca_file, timeout, resolver, trust_anchor, full)
     if distributed:
         _need_procrastinate()
         run_id = _distribute(db, loaded, defaults, per_host, pinned, wait)

@@ -60,6 +60,8 @@ class Defaults:
     timeout: float = 5.0
     resolver: str | None = None
     trust_anchor: Path | None = None
+    full: bool = False
+    """Full scans (sslyze's one handshake per suite, every probe) instead of compliance scans."""
 
 
 class Profiles:
@@ -98,7 +100,7 @@ def scan_entry(
         resolver = parse_resolver(resolver_text) if resolver_text else None
         ca_file = settings.ca_file or defaults.ca_file
         timeout = settings.timeout or defaults.timeout
-        scan = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=resolver)
+        scan = ScanOptions(ca_file=ca_file, timeout=timeout, resolver=resolver, full=defaults.full)
         if entry.kind == "domain":
             mail = MailOptions(scan=scan, dkim_selectors=settings.dkim_selectors)
             dns = DnsOptions(

@@ -179,7 +179,8 @@ def kill_midway(assets: Path, db: Path, at_least: int) -> None:
     """Start `tlsaudit run` in a process of its own, SIGKILL it once results are stored."""
     command = [sys.executable, "-m", "tlsaudit", "run", str(assets), "--db", str(db),
                "--now", NOW.isoformat(), "--timeout", "2", "--concurrency", "4",
-               "--per-host", "4", "--format", "json", "--output", str(db) + ".json"]  # fmt: skip
+               "--per-host", "4", "--format", "json", "--output", str(db) + ".json",
+               "--full"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
@@ -211,6 +212,8 @@ class Runs:
     history: dict[str, Any]
     target_history: dict[str, Any]
     ports: dict[str, int]
+    modes: tuple[set[str], set[str]]
+    """The scan modes of the endpoints of run 1 (--full, resumed) and run 2 (the default)."""
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +272,18 @@ def runs(
             cli("history", f"localhost:{block_ports[0]}", "--db", str(db), "-f", "json")[1]
         ),
         ports={b.name: b.port for b in listed} | {"closed": closed},
+        modes=(scan_modes(db, 1), scan_modes(db, 2)),
     )
+
+
+def scan_modes(db: Path, run: int) -> set[str]:
+    document = json.loads(cli("report", str(run), "--db", str(db), "--format", "json")[1])
+    return {
+        endpoint["facts"]["mode"]
+        for target in document["targets"]
+        for endpoint in target["endpoints"]
+        if endpoint["facts"]["connectivity"] is None
+    }
 
 
 def key(runs: Runs, name: str) -> str:
@@ -285,6 +299,12 @@ def test_resume_finishes_without_rescanning(runs: Runs) -> None:
         assert after[entry] == row, f"{entry} was scanned again"
     assert code == 1  # some target fails
     assert "Run #1" in out
+
+
+def test_full_scans_are_resumed_as_full_scans(runs: Runs) -> None:
+    """`run --full` is a setting of the run: --resume finishes it with full scans; the next
+    run (no --full) scans in compliance mode."""
+    assert runs.modes == ({"full"}, {"compliance"})
 
 
 def test_first_run_verdicts_and_summary(runs: Runs) -> None:
