@@ -13,7 +13,9 @@ import http.client
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -333,16 +335,33 @@ def _policy(domain: str, dns_: _Recorder, options: ScanOptions) -> Observed[Http
     return fetch_https(host, addresses[0], mtasts.POLICY_PATH, options)
 
 
-def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed[HttpFetch]:
+POLICY_DEADLINE_FACTOR = 4
+"""The whole MTA-STS policy fetch (connect, handshake, request, response) ends within this
+many times ``--timeout``."""
+
+
+def fetch_deadline(timeout: float) -> float:
+    """Seconds one policy fetch may take in all: ``4 × timeout`` (20 s at 5 s)."""
+    return POLICY_DEADLINE_FACTOR * timeout
+
+
+def fetch_https(
+    host: str, ip: str, path: str, options: ScanOptions, *, port: int = 443
+) -> Observed[HttpFetch]:
     """GET ``https://host/path`` from ``ip``: certificate verified against the system store
-    and ``options.ca_file``, no redirects followed, body capped at :data:`MAX_POLICY`."""
+    and ``options.ca_file``, no redirects followed, body capped at :data:`MAX_POLICY`.
+
+    Every read waits at most ``options.timeout``, and the whole fetch ends by
+    :func:`fetch_deadline`: a server that drips its answer is cut off there (a timeout)."""
     url = f"https://{host}{path}"
     context = ssl.create_default_context()
     if options.ca_file is not None:
         context.load_verify_locations(cafile=str(options.ca_file))
+    deadline = fetch_deadline(options.timeout)
     try:
         with (
-            socket.create_connection((ip, 443), timeout=options.timeout) as raw,
+            socket.create_connection((ip, port), timeout=options.timeout) as raw,
+            _cut_off(raw, deadline) as expired,
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -355,6 +374,9 @@ def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed
             ErrorReason.HANDSHAKE_FAILED, f"{url}: certificate not valid: {exc.verify_message}"
         )
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            detail = f"{url}: timeout: no complete answer within {deadline:g} s"
+            return Observed[HttpFetch].failed(ErrorReason.TIMEOUT, detail)
         error = smtp.probe_error(exc) if isinstance(exc, OSError) else None
         reason = error.reason if error else ErrorReason.INVALID_ANSWER
         return Observed[HttpFetch].failed(reason, f"{url}: {exc}")
@@ -369,3 +391,23 @@ def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed
             truncated=len(body) > MAX_POLICY,
         )
     )
+
+
+@contextmanager
+def _cut_off(sock: socket.socket, seconds: float) -> Iterator[threading.Event]:
+    """Shut ``sock`` down after ``seconds`` (a blocked read then returns at once); the event
+    tells whether that happened."""
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
