@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_runs import CA_CERT, ManyBlocks, blocks
+from bench_runs import ManyBlocks, blocks
+
+from scan_targets import CA_CERT
 
 
 def tree(pid: int) -> list[int]:

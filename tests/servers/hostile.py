@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import socket
 import ssl
@@ -90,6 +91,17 @@ def rst_in_server_hello(conn: socket.socket) -> None:
     reset(conn)
 
 
+def drip_tls_handshake(conn: socket.socket) -> None:
+    """A TLS handshake record header announcing 16 KiB, then its bytes one at a time,
+    two a second: faster than any per-read timeout (sslyze's is at least 1 s), so only an
+    overall deadline ends the connection."""
+    conn.recv(4096)
+    conn.sendall(b"\x16\x03\x03\x40\x00")
+    for _ in range(1200):
+        time.sleep(0.5)
+        conn.sendall(b"\x00")
+
+
 def silent(conn: socket.socket) -> None:
     """Accept, read, never answer (until the client gives up or 10 minutes pass)."""
     conn.recv(65536)
@@ -122,7 +134,7 @@ def _certificate(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=90))
+        .not_valid_after(now + datetime.timedelta(days=7300))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if names:
@@ -152,8 +164,9 @@ def long_chain(out: Path, now: datetime.datetime, length: int) -> tuple[Path, Pa
         above = min(i + 1, length - 1)
         names = ["localhost"] if i == 0 else []
         chain.append(
-            _certificate(subjects[i], keys[i], subjects[above], keys[above], now,
-                         ca=i > 0, names=names)  # fmt: skip
+            _certificate(
+                subjects[i], keys[i], subjects[above], keys[above], now, ca=i > 0, names=names
+            )
         )
     return _write(out, "long", chain, keys[0])
 
@@ -166,7 +179,7 @@ def huge_certificate(out: Path, now: datetime.datetime, size: int) -> tuple[Path
     names = ["localhost", *(f"n{i:06d}.huge.example.test" for i in range(count))]
     cert = _certificate("localhost", key, "localhost", key, now, ca=False, names=names)
     assert len(cert.public_bytes(serialization.Encoding.DER)) >= size
-    return _write(out, "huge", [cert], key)
+    return _write(out, f"huge{size}", [cert], key)
 
 
 class TlsServer:
@@ -272,7 +285,7 @@ def fault_zones() -> Zone:
     add("chain.test", "TXT", '"v=spf1 -all"')
     for name in ("mx", "_dmarc", "_mta-sts", "www"):
         hops = [f"{name}.chain.test", *(f"{name}-{i}.chain.test" for i in range(CHAIN_LENGTH))]
-        for here, there in zip(hops, hops[1:], strict=False):
+        for here, there in itertools.pairwise(hops):
             add(here, "CNAME", f"{there}.")
         add(hops[-1], "TXT", '"v=DMARC1; p=reject"' if name == "_dmarc" else '"v=STSv1; id=1"')
         add(hops[-1], "A", "127.0.0.1")
@@ -292,14 +305,14 @@ class HostileDns:
 
     Names under ``tc.test``, and every name but the root on the ``truncate`` addresses,
     get an empty answer with TC=1 over UDP; over TCP the server reads the question and
-    hangs up. Names under ``tctcp.test`` get an empty answer with TC=1 over both. A name outside every zone is REFUSED (so a liveness question is answered).
+    hangs up. Names under ``tctcp.test`` get an empty answer with TC=1 over both. A name
+    outside every zone is REFUSED (so a liveness question is answered).
     """
 
     def __init__(self, zone: Zone, *, truncate: Sequence[str] = ()) -> None:
         self.zone = zone
         self.truncate = set(truncate)
-        self.apexes = {owner for owner, records in zone.items() if any(t == "SOA"
-                                                                      for t, _ in records)}  # fmt: skip
+        self.apexes = {owner for owner, rows in zone.items() if any(t == "SOA" for t, _ in rows)}
 
     def answer(self, wire: bytes, address: str, tcp: bool) -> bytes | None:
         try:
@@ -326,7 +339,9 @@ class HostileDns:
         self._fill(response, name, question.rdtype, apex)
         return response.to_wire(max_size=65535 if tcp else 1232)
 
-    def _fill(self, response: dns.message.Message, name: str, rdtype: int, apex: str) -> None:
+    def _fill(
+        self, response: dns.message.Message, name: str, rdtype: dns.rdatatype.RdataType, apex: str
+    ) -> None:
         wanted = dns.rdatatype.to_text(rdtype)
         for _ in range(64):
             records = self.zone.get(name, [])

@@ -358,10 +358,11 @@ def fetch_https(
     if options.ca_file is not None:
         context.load_verify_locations(cafile=str(options.ca_file))
     deadline = fetch_deadline(options.timeout)
+    expired = threading.Event()
     try:
         with (
             socket.create_connection((ip, port), timeout=options.timeout) as raw,
-            _cut_off(raw, deadline) as expired,
+            _cut_off(raw, deadline, expired),
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -394,20 +395,22 @@ def fetch_https(
 
 
 @contextmanager
-def _cut_off(sock: socket.socket, seconds: float) -> Iterator[threading.Event]:
-    """Shut ``sock`` down after ``seconds`` (a blocked read then returns at once); the event
-    tells whether that happened."""
-    expired = threading.Event()
+def _cut_off(sock: socket.socket, seconds: float, expired: threading.Event) -> Iterator[None]:
+    """Shut the connection of ``sock`` down after ``seconds`` (a blocked read then returns
+    at once) and set ``expired``. It acts through a duplicate of the descriptor, which stays
+    valid when ``sock`` is wrapped in TLS (wrapping detaches ``sock``)."""
+    watched = sock.dup()
 
     def expire() -> None:
         expired.set()
         with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+            watched.shutdown(socket.SHUT_RDWR)
 
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
     timer.start()
     try:
-        yield expired
+        yield
     finally:
         timer.cancel()
+        watched.close()
