@@ -69,8 +69,8 @@ class Samples:
     fds_process: int = 0
     """The most descriptors one process held at once."""
     rss_tree_kib: int = 0
-    hwm_kib: int = 0
-    """The largest VmHWM of any process of the tree."""
+    hwm_kib: dict[int, int] = field(default_factory=dict)
+    """VmHWM (each process's own peak RSS) per process."""
     processes: set[int] = field(default_factory=set)
     curve: list[tuple[int, int]] = field(default_factory=list)
     """(results stored, descriptors of the tree) pairs."""
@@ -82,7 +82,8 @@ class Samples:
         self.fds_tree = max(self.fds_tree, sum(fds))
         self.fds_process = max(self.fds_process, *fds)
         self.rss_tree_kib = max(self.rss_tree_kib, sum(status_kib(p, "VmRSS") for p in pids))
-        self.hwm_kib = max(self.hwm_kib, *(status_kib(p, "VmHWM") for p in pids))
+        for pid in pids:
+            self.hwm_kib[pid] = max(self.hwm_kib.get(pid, 0), status_kib(pid, "VmHWM"))
         self.curve.append((stored(db), sum(fds)))
 
 
@@ -115,8 +116,10 @@ def main() -> None:
     print("command:", " ".join(["tlsaudit", *command[3:]]).replace(tmp, "TMP"))
     print(f"targets {args.targets}, wall {elapsed:.0f} s, processes {len(samples.processes)}")
     print(f"peak open fds: whole tree {samples.fds_tree}, one process {samples.fds_process}")
-    print(f"peak RSS: whole tree {samples.rss_tree_kib / 1024:.0f} MiB, "
-          f"largest process VmHWM {samples.hwm_kib / 1024:.0f} MiB")  # fmt: skip
+    workers = [kib for pid, kib in samples.hwm_kib.items() if pid != process.pid]
+    print(f"peak RSS: whole tree {samples.rss_tree_kib / 1024:.0f} MiB; VmHWM of the run "
+          f"{samples.hwm_kib[process.pid] / 1024:.0f} MiB, of its largest worker "
+          f"{max(workers, default=0) / 1024:.0f} MiB")  # fmt: skip
     for fraction in (0.1, 0.25, 0.5, 0.75, 0.9):
         want = int(args.targets * fraction)
         near = [fds for done, fds in samples.curve if done >= want]
