@@ -5,11 +5,12 @@ the ClientHello, a reset inside the ServerHello, a 60-certificate chain, a 60 kB
 100 kB certificate (made with ``cryptography``, dated from the pinned :data:`NOW`). The DNS
 faults (truncation over UDP and TCP, a TCP port that refuses, CNAME loops and long chains
 at the MX, ``_dmarc``, ``_mta-sts``, ``www`` and SPF names, a 50-deep SPF include chain,
-include loops) come from a hostile DNS server in a network namespace this module creates
-(``ta12-faults-<pid>``), where ``tlsaudit domain`` runs too: it can reach nothing but the
-namespace's own loopback. For every fault: the command ends within its deadline, the JSON
-report names the reason, nothing on stderr is a traceback, and in a batch the healthy
-targets complete. Ctrl-C of a ``tlsaudit scan`` writes the targets that finished.
+include loops, 30 MX hosts, an MX host with 31 addresses) come from a hostile DNS server in
+a network namespace this module creates (``ta12-faults-<pid>``), where ``tlsaudit domain``
+runs too: it can reach nothing but the namespace's own loopback. For every fault: the
+command ends within its deadline, the JSON report names the reason, nothing on stderr is a
+traceback, and in a batch the healthy targets complete. Ctrl-C of a ``tlsaudit scan``
+writes the targets that finished.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pytest
 
 from scan_targets import CA_CERT, scenario
 from servers.hostile import (
+    MANY,
     SPF_DEPTH,
     Namespace,
     TlsServer,
@@ -48,7 +50,7 @@ from servers.pki import issue_certificate
 from tlsaudit.models.facts import Endpoint, ErrorReason
 from tlsaudit.orchestrate import NOT_FINISHED
 from tlsaudit.render.json import committed_schema
-from tlsaudit.scan.mail import fetch_deadline, fetch_https
+from tlsaudit.scan.mail import MAX_HOST_ADDRESSES, MAX_MX_HOSTS, fetch_deadline, fetch_https
 from tlsaudit.scan.options import ScanOptions
 from tlsaudit.scan.tls import endpoint_deadline, scan_endpoints
 
@@ -275,7 +277,7 @@ def assert_finding(found: dict[str, list[dict[str, Any]]], check: str, status: s
 
 
 DOMAINS = ("good.test", "tc.test", "tctcp.test", "loop.test", "chain.test", "spfdeep.test",
-           "spfloop.test")  # fmt: skip
+           "spfloop.test", "manymx.test")  # fmt: skip
 EXPECTED = [
     ("good.test", "mail.spf.present", "pass", ""),
     ("good.test", "mail.dmarc.present", "pass", ""),
@@ -298,6 +300,10 @@ EXPECTED = [
     ("spfloop.test", "mail.spf.loop", "fail",
      "include loop: spfloop.test → a.spfloop.test → b.spfloop.test → a.spfloop.test"),
     ("spfloop.test", "mail.spf.loop", "fail", "include loop: spfloop.test → spfloop.test"),
+    ("manymx.test", "mail.mx.targets", "unknown", f"mx{MANY - 1}.manymx.test A: not asked:"
+     f" manymx.test has {MANY} MX hosts; the {MAX_MX_HOSTS} most preferred are checked"),
+    ("manymx.test", "mail.starttls", "unknown",
+     f"not probed: the host has {MANY + 1} addresses; the first {MAX_HOST_ADDRESSES} are probed"),
 ]  # fmt: skip
 
 
@@ -313,6 +319,11 @@ def test_dns_faults_in_one_batch(namespace: Namespace) -> None:
     for domain, check, status, text in EXPECTED:
         assert_finding(findings(report, domain), check, status, text)
     assert SPF_DEPTH > 40  # the walk stopped before the end of the chain
+    (many,) = [d for d in report["domains"] if d["domain"] == "manymx.test"]
+    hosts = {host["name"]: host["addresses"] for host in many["mail"]["mx"]}
+    assert sorted(hosts) == sorted(f"mx{i}.manymx.test" for i in range(MAX_MX_HOSTS))
+    probed = [a for a in hosts["mx0.manymx.test"] if a["smtp"]["error"]["reason"] != "not_scanned"]
+    assert (len(hosts["mx0.manymx.test"]), len(probed)) == (MANY + 1, MAX_HOST_ADDRESSES)
 
 
 def test_truncated_udp_and_refused_tcp(namespace: Namespace) -> None:

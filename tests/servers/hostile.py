@@ -243,6 +243,7 @@ Zone = dict[str, list[tuple[str, str]]]
 """Owner name (absolute, lower-case) -> (type, rdata text) records."""
 
 SPF_DEPTH = 50
+MANY = 30
 CHAIN_LENGTH = 30
 
 
@@ -256,7 +257,8 @@ def fault_zones() -> Zone:
       pairs; the SPF TXT includes a name that is a CNAME to itself;
     - ``chain.test``: the same names at the head of CNAME chains of :data:`CHAIN_LENGTH`;
     - ``spfdeep.test``: an include chain :data:`SPF_DEPTH` deep;
-    - ``spfloop.test``: include loops (a->b->a, and the domain including itself).
+    - ``spfloop.test``: include loops (a->b->a, and the domain including itself);
+    - ``manymx.test``: :data:`MANY` MX hosts, the most preferred with :data:`MANY` addresses.
     """
     zone: Zone = {}
 
@@ -264,7 +266,7 @@ def fault_zones() -> Zone:
         zone.setdefault(owner.lower().rstrip(".") + ".", []).append((rdtype, text))
 
     for apex in ("good.test", "tc.test", "tctcp.test", "loop.test", "chain.test", "spfdeep.test",
-                 "spfloop.test"):  # fmt: skip
+                 "spfloop.test", "manymx.test"):  # fmt: skip
         add(apex, "SOA", f"ns.{apex}. hostmaster.{apex}. 1 3600 600 86400 60")
         add(apex, "NS", f"ns.{apex}.")
         add(f"ns.{apex}", "A", "127.0.0.1")
@@ -295,6 +297,10 @@ def fault_zones() -> Zone:
     add("spfloop.test", "TXT", '"v=spf1 include:a.spfloop.test include:spfloop.test -all"')
     add("a.spfloop.test", "TXT", '"v=spf1 include:b.spfloop.test -all"')
     add("b.spfloop.test", "TXT", '"v=spf1 include:a.spfloop.test -all"')
+    for i in range(MANY):
+        add("manymx.test", "MX", f"{i + 1} mx{i}.manymx.test.")
+        add(f"mx{i}.manymx.test", "A", f"127.0.1.{i + 1}")
+        add("mx0.manymx.test", "A", f"127.0.2.{i + 1}")
     return zone
 
 
