@@ -165,13 +165,17 @@ def policy_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return issue_certificate(("mta-sts.drip.test",), tmp_path_factory.mktemp("sts"), now=NOW)
 
 
-@pytest.mark.parametrize("drip", [0, 1])
-def test_policy_fetch_ends_by_its_deadline(policy_cert: tuple[Path, Path], drip: int) -> None:
-    """A policy dripped a byte every 0.2 s (each read well within the timeout) is cut off at
-    the fetch deadline; the same policy sent at once is read whole."""
+@pytest.mark.parametrize(("drip", "at_once"), [(0, 0), (1, 0), (1, 100)])
+def test_policy_fetch_ends_by_its_deadline(
+    policy_cert: tuple[Path, Path], drip: int, at_once: int
+) -> None:
+    """A policy dripped a byte every 0.2 s (each read well within the timeout), from its
+    first byte or after its headers, is cut off at the fetch deadline; the same policy sent
+    at once is read whole."""
     body = b"version: STSv1\r\nmode: enforce\r\nmx: mx.drip.test\r\nmax_age: 86400\r\n" * 10
     options = ScanOptions(timeout=0.5, ca_file=CA_CERT)
-    with TlsServer(*policy_cert, body=body, drip=drip, interval=0.2) as server:
+    server = TlsServer(*policy_cert, body=body, drip=drip, at_once=at_once, interval=0.2)
+    with server:
         start = time.monotonic()
         fetched = fetch_https("mta-sts.drip.test", "127.0.0.1", "/.well-known/mta-sts.txt",
                               options, port=server.port)  # fmt: skip

@@ -183,8 +183,8 @@ def huge_certificate(out: Path, now: datetime.datetime, size: int) -> tuple[Path
 
 class TlsServer:
     """A threaded TLS server on 127.0.0.1 (a kernel-chosen port) serving one chain; after a
-    handshake it answers one HTTP request with ``200`` and an empty body, or ``body``
-    dripped ``drip`` bytes at a time every ``interval`` seconds."""
+    handshake it answers one HTTP request with ``200`` and ``body``, all at once or, after
+    its first ``at_once`` bytes, dripped ``drip`` bytes at a time every ``interval`` s."""
 
     def __init__(
         self,
@@ -193,13 +193,14 @@ class TlsServer:
         *,
         body: bytes = b"",
         drip: int = 0,
+        at_once: int = 0,
         interval: float = 0.5,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(chain, key)
-        self.body, self.drip, self.interval = body, drip, interval
+        self.body, self.drip, self.at_once, self.interval = body, drip, at_once, interval
         self.server = socket.create_server((host, port))
         self.port = int(self.server.getsockname()[1])
 
@@ -232,7 +233,8 @@ class TlsServer:
             if not self.drip:
                 tls.sendall(response)
                 return
-            for start in range(0, len(response), self.drip):
+            tls.sendall(response[: self.at_once])
+            for start in range(self.at_once, len(response), self.drip):
                 tls.sendall(response[start : start + self.drip])
                 time.sleep(self.interval)
 

@@ -396,6 +396,9 @@ def fetch_https(
         context.load_verify_locations(cafile=str(options.ca_file))
     deadline = fetch_deadline(options.timeout)
     expired = threading.Event()
+    late = Observed[HttpFetch].failed(
+        ErrorReason.TIMEOUT, f"{url}: timeout: no complete answer within {deadline:g} s"
+    )
     try:
         with (
             socket.create_connection((ip, port), timeout=options.timeout) as raw,
@@ -413,11 +416,12 @@ def fetch_https(
         )
     except (OSError, http.client.HTTPException) as exc:
         if expired.is_set():
-            detail = f"{url}: timeout: no complete answer within {deadline:g} s"
-            return Observed[HttpFetch].failed(ErrorReason.TIMEOUT, detail)
+            return late
         error = smtp.probe_error(exc) if isinstance(exc, OSError) else None
         reason = error.reason if error else ErrorReason.INVALID_ANSWER
         return Observed[HttpFetch].failed(reason, f"{url}: {exc}")
+    if expired.is_set():  # cut off in the body: what came is not the whole policy
+        return late
     return Observed.of(
         HttpFetch(
             url=url,
