@@ -6,7 +6,8 @@ process group (the run and its worker processes die mid-write) or of the run alo
 workers get SIGTERM and store the scans under way while the next ``--resume`` starts).
 After every kill the SQLite file passes ``PRAGMA integrity_check`` and every result
 stored before is still there, unchanged; the last ``--resume`` completes the list with
-exactly one result per entry. On PostgreSQL the same, with fewer kills.
+exactly one result per entry. On PostgreSQL the same, with fewer kills. An interrupt that
+lands while a result is stored waits for its commit.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,11 @@ from sqlalchemy import create_engine, text
 
 from scan_targets import CA_CERT, free_ports, scenario
 from servers.nginx import NginxServer
+from tlsaudit.batch import interrupts_held
+from tlsaudit.history import open_history
 from tlsaudit.history.store import engine_url
+from tlsaudit.models.report import TargetReport
+from tlsaudit.profiles import load_profile
 
 NOW = "2026-11-01T00:00:00+00:00"
 SCENARIOS = ("good", "tls10", "cbc", "expired")
@@ -180,3 +186,23 @@ def test_two_runs_write_one_database_at_once(
     for run, key in stored:
         by_run.setdefault(run, []).append(key)
     assert sorted(map(sorted, by_run.values())) == sorted(sorted(keys(e)) for e in entries)
+
+
+def test_an_interrupt_while_storing_comes_after_the_commit(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of storing a result (pydantic serialising it would turn the
+    KeyboardInterrupt into a serialization error: a traceback, and that result lost) is
+    acted on once the result is committed."""
+    report = TargetReport.failed("127.0.0.1:1", "connection refused")
+    now = datetime.now(UTC)
+    with open_history(str(tmp_path / "history.sqlite3")) as history:
+        run = history.start_run(kind="scan", tool="t", profile=load_profile().ref, settings={},
+                                planned=1)  # fmt: skip
+
+        def store() -> None:
+            with interrupts_held():
+                signal.raise_signal(signal.SIGINT)
+                history.record(run, "https://127.0.0.1:1", "tls", "p", report, now, now, {})
+
+        with pytest.raises(KeyboardInterrupt):
+            store()
+        assert history.finished_keys(run) == {"https://127.0.0.1:1"}
