@@ -16,9 +16,11 @@ import multiprocessing.process
 import queue
 import signal
 import sys
+import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -189,10 +191,37 @@ def _scan_here(
 
     def keep(entry: Entry, outcome: tuple[Result, datetime, datetime]) -> None:
         result, started, ended = outcome
-        store(history, run_id, entry, defaults, result, started, ended)
+        with interrupts_held():
+            store(history, run_id, entry, defaults, result, started, ended)
         observer.finished(entry, result.verdict)
 
     _schedule(pending, work, keep, options, observer, run_id)
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while one result is stored, and act on them after: an
+    interrupt in the middle would lose that result (pydantic turns a KeyboardInterrupt
+    raised while it serialises into a serialization error, which no interrupt handler
+    catches). Outside the main thread, where no handler runs, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, lambda received, _frame: held.append(received))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if held:
+            first = signal.Signals(held[0])
+            if callable(handler := previous[first]):
+                handler(first, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(first)
 
 
 class _QueueObserver:

@@ -224,7 +224,7 @@ def scan(
         address = parse_resolver(resolver) if resolver else None
     except TlsauditError as exc:
         fatal(str(exc))
-    from tlsaudit.orchestrate import audit  # the scanning stack loads when a scan starts
+    from tlsaudit.orchestrate import ScanInterrupted, audit  # loads when a scan starts
 
     options = ScanOptions(ca_file, timeout, address, connections_per_server=connections, full=full)
     try:
@@ -232,6 +232,9 @@ def scan(
             report = audit(targets, loaded, options=options, on_endpoint_done=progress, parse=parse)
     except TlsauditError as exc:  # e.g. a --ca-file that holds no certificate
         fatal(str(exc))
+    except ScanInterrupted as stop:  # the finished targets are written; exit status 130
+        Console(stderr=True).print("tlsaudit: interrupted", highlight=False, markup=False)
+        finish(stop.report, output_format, output, lang, verbose=verbose, quiet=quiet, code=130)
     finish(report, output_format, output, lang, verbose=verbose, quiet=quiet)
 
 

@@ -392,6 +392,7 @@ def resolve(target: Target) -> list[Endpoint]:
             sni=sni,
             starttls=target.starttls,
             https=target.https,
+            unicode_host=target.unicode_host,
         )
         for address in addresses
     ]

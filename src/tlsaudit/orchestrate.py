@@ -48,6 +48,9 @@ def audit(
 
     Strings are parsed with ``parse`` (as on the command line); a target that cannot be
     parsed or resolved becomes an error entry of the report instead of an exception.
+
+    Raises:
+        ScanInterrupted: KeyboardInterrupt arrived; it carries the report so far.
     """
     profile = load_profile(profile) if isinstance(profile, str) else profile
     options = for_profile(options or ScanOptions(), profile)
@@ -61,15 +64,43 @@ def audit(
         except InputError as exc:
             planned.append((raw, str(exc)))
     endpoints = [e for _, plan in planned if isinstance(plan, list) for e in plan]
-    facts = iter(scan_endpoints(endpoints, options, on_endpoint_done))
+    done: dict[Endpoint, list[TlsFacts]] = {}
+
+    def finished(facts: TlsFacts) -> None:
+        done.setdefault(facts.endpoint, []).append(facts)
+        if on_endpoint_done is not None:
+            on_endpoint_done(facts)
+
+    try:
+        scan_endpoints(endpoints, options, finished)
+        interrupted = False
+    except KeyboardInterrupt:
+        interrupted = True
     moment = now or datetime.now(UTC)
     reports = []
     for raw, plan in planned:
         if isinstance(plan, str):
             reports.append(TargetReport.failed(raw, plan))
-            continue
-        reports.append(judge_target(raw, [next(facts) for _ in plan], profile, moment))
-    return Report.assemble(TOOL, profile.ref, started, targets=reports)
+        elif all(done.get(e) for e in plan):
+            reports.append(judge_target(raw, [done[e].pop(0) for e in plan], profile, moment))
+        else:
+            reports.append(TargetReport.failed(raw, NOT_FINISHED))
+    report = Report.assemble(TOOL, profile.ref, started, targets=reports)
+    if interrupted:
+        raise ScanInterrupted(report)
+    return report
+
+
+NOT_FINISHED = "not scanned: interrupted (Ctrl-C) before this target finished"
+
+
+class ScanInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Ctrl-C during :func:`audit`: ``report`` holds every target that finished, and the
+    others as errors (:data:`NOT_FINISHED`)."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("scan interrupted")
+        self.report = report
 
 
 def for_profile(options: ScanOptions, profile: Profile) -> ScanOptions:

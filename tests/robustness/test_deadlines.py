@@ -10,13 +10,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import dns.message
 import dns.rrset
 import pytest
 
 from scan_targets import scenario
+from servers.hostile import drip_tls_handshake, silent, tcp_server
 from servers.nginx import NginxServer
 from tlsaudit.models.dns import DnsStatus
 from tlsaudit.models.facts import Endpoint, ErrorReason
@@ -28,47 +29,6 @@ from tlsaudit.scan.tls import endpoint_deadline, scan_endpoints
 TIMEOUT = 0.5
 SLACK = 3.0
 """Seconds allowed past a deadline (thread start-up, a loaded machine)."""
-
-Handler = Callable[[socket.socket], None]
-
-
-def _tcp_server(handler: Handler) -> Iterator[int]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=_handle, args=(handler, conn), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    stop.set()
-    server.close()
-
-
-def _handle(handler: Handler, conn: socket.socket) -> None:
-    try:
-        with conn:
-            handler(conn)
-    except OSError:
-        pass
-
-
-def _drip_tls(conn: socket.socket) -> None:
-    """A TLS handshake record header announcing 16 KiB, then its bytes one at a time,
-    two a second: faster than any per-read timeout (sslyze's is at least 1 s), so only an
-    overall deadline ends the connection."""
-    conn.recv(4096)
-    conn.sendall(b"\x16\x03\x03\x40\x00")
-    for _ in range(1200):
-        time.sleep(0.5)
-        conn.sendall(b"\x00")
 
 
 def _endless_greeting(conn: socket.socket) -> None:
@@ -87,11 +47,6 @@ def _non_utf8_ehlo(conn: socket.socket) -> None:
             return
 
 
-def _silent(conn: socket.socket) -> None:
-    conn.recv(4096)
-    time.sleep(30)
-
-
 def _drip_ehlo(conn: socket.socket) -> None:
     conn.sendall(b"220 mx.test ESMTP\r\n")
     conn.recv(4096)
@@ -102,22 +57,26 @@ def _drip_ehlo(conn: socket.socket) -> None:
 
 @pytest.fixture(scope="module")
 def drip_tls() -> Iterator[int]:
-    yield from _tcp_server(_drip_tls)
+    with tcp_server(drip_tls_handshake) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def endless_greeting() -> Iterator[int]:
-    yield from _tcp_server(_endless_greeting)
+    with tcp_server(_endless_greeting) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def non_utf8_ehlo() -> Iterator[int]:
-    yield from _tcp_server(_non_utf8_ehlo)
+    with tcp_server(_non_utf8_ehlo) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
 def drip_ehlo() -> Iterator[int]:
-    yield from _tcp_server(_drip_ehlo)
+    with tcp_server(_drip_ehlo) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +208,8 @@ def silent_udp() -> Iterator[int]:
 
 @pytest.fixture
 def silent_tcp() -> Iterator[int]:
-    yield from _tcp_server(_silent)
+    with tcp_server(silent) as port:
+        yield port
 
 
 def _closed_port(kind: socket.SocketKind) -> int:

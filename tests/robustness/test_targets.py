@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from html import escape
+
 import pytest
 
+from scan_targets import CA_CERT, scenario
+from servers.nginx import NginxServer
 from tlsaudit.errors import InputError
 from tlsaudit.inventory import (
     Target,
@@ -13,6 +20,9 @@ from tlsaudit.inventory import (
     resolve,
     whatwg_ipv4,
 )
+from tlsaudit.models.report import Report
+from tlsaudit.render.formats import FileFormat
+from tlsaudit.render.outputs import render_as
 
 
 def _refusal(raw: str, **kwargs: str) -> str:
@@ -135,6 +145,30 @@ def test_idn_is_scanned_in_a_labels_and_shown_in_u_labels() -> None:
     )
     assert endpoint.host == "xn--bcher-kva.de"
     assert endpoint.sni == "xn--bcher-kva.de"
+    assert endpoint.unicode_host == "b"
+    assert endpoint.label == "xn--bcher-kva.de:2525 (127.0.0.1)"
+    assert endpoint.display == "b (xn--bcher-kva.de):2525 (127.0.0.1)"
+
+
+def test_idn_endpoint_shows_both_forms_in_every_report(nginx: NginxServer) -> None:
+    """A real scan of 日本語.test (at nginx's address): the terminal report and the HTML
+    report name the endpoint by its U-labels and its A-labels; JSON keeps both fields."""
+    port = scenario("good").port
+    command = [sys.executable, "-m", "tlsaudit", "scan", f"日本語.test:{port}", "--ip", "127.0.0.1",
+               "--sni", "localhost", "--ca-file", str(CA_CERT), "--timeout", "2"]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    terminal = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    shown = f"日本語.test (xn--wgv71a119e.test):{port} (127.0.0.1)"
+    assert shown in terminal.stdout
+    data = subprocess.run([*command, "-f", "json"], capture_output=True, text=True, check=False)
+    report = Report.model_validate_json(data.stdout)
+    [endpoint] = report.targets[0].endpoints
+    assert (endpoint.endpoint.host, endpoint.endpoint.unicode_host) == (
+        "xn--wgv71a119e.test",
+        "日本語.test",
+    )
+    html = render_as(report, FileFormat.HTML, lang="en", now=report.finished_at)
+    assert escape(shown) in html
 
 
 def test_idn_mapping_is_uts46_nontransitional() -> None:

@@ -43,7 +43,7 @@ class DnsStatus(StrEnum):
     """Any other error rcode (see ``DnsAnswer.rcode``)."""
     TIMEOUT = "timeout"
     TRUNCATED = "truncated"
-    """TC=1 over UDP and the retry over TCP failed."""
+    """TC=1 over UDP and the retry over TCP failed, or TC=1 over TCP."""
     NETWORK_ERROR = "network_error"
     """Connection refused, unreachable, reset or closed before an answer."""
     CHAIN_TOO_LONG = "chain_too_long"

@@ -80,6 +80,11 @@ class Endpoint(Model):
     sni: str | None = Field(default=None, description="Server name sent in the ClientHello.")
     starttls: StartTlsProtocol | None = None
     https: bool = Field(description="True when HTTP headers (HSTS) are to be checked.")
+    unicode_host: str | None = Field(
+        default=None,
+        description="For an internationalised name: host in U-labels, for display (host holds"
+        " the A-labels, which are scanned).",
+    )
 
     @property
     def name(self) -> str:
@@ -89,9 +94,21 @@ class Endpoint(Model):
 
     @property
     def label(self) -> str:
+        """``[scheme://]host:port (address)``, host in A-labels: stable, for keys."""
+        return self._written(self.host)
+
+    @property
+    def display(self) -> str:
+        """The label for readers: an internationalised name in both forms, U-labels first
+        (``日本語.jp (xn--wgv71a119e.jp):443 (192.0.2.1)``), so neither is hidden."""
+        return self._written(
+            f"{self.unicode_host} ({self.host})" if self.unicode_host else self.host
+        )
+
+    def _written(self, host: str) -> str:
         address = f"[{self.ip}]" if ":" in self.ip else self.ip
         scheme = f"{self.starttls}://" if self.starttls else ""
-        return f"{scheme}{self.host}:{self.port} ({address})"
+        return f"{scheme}{host}:{self.port} ({address})"
 
 
 ProtocolVersion = Literal["SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"]

@@ -171,7 +171,7 @@ def render_target(target: TargetReport, console: Console, lang: str, verbose: bo
 
 def render_endpoint(report: EndpointReport, console: Console, lang: str, verbose: bool) -> None:
     head = Text.assemble(
-        (clean(report.endpoint.label), "bold"), "  ", verdict_text(report.verdict, lang)
+        (clean(report.endpoint.display), "bold"), "  ", verdict_text(report.verdict, lang)
     )
     error = report.facts.connectivity
     if error is not None:
@@ -435,7 +435,7 @@ def render_coverage(report: Report, console: Console, lang: str) -> None:
     notes: dict[str, list[str]] = {}
     for e in endpoints:
         for note in e.facts.coverage:
-            notes.setdefault(note, []).append(e.endpoint.label)
+            notes.setdefault(note, []).append(e.endpoint.display)
     if not notes:
         return
     out(console, Text(""))

@@ -27,7 +27,7 @@ class Row:
         out: list[tuple[str, Finding]] = []
         if isinstance(self.item, TargetReport):
             for endpoint in self.item.endpoints:
-                out += [(endpoint.endpoint.label, f) for f in endpoint.findings]
+                out += [(endpoint.endpoint.display, f) for f in endpoint.findings]
         out += [("", f) for f in self.item.findings]
         return out
 
@@ -78,7 +78,7 @@ def leaf_certificates(row: Row) -> Iterator[LeafCertificate]:
             if deployment.received_chain:
                 leaf = deployment.received_chain[0]
                 yield LeafCertificate(
-                    row.name, facts.endpoint.label, leaf.subject, leaf.sha256, leaf.not_after
+                    row.name, facts.endpoint.display, leaf.subject, leaf.sha256, leaf.not_after
                 )
 
 

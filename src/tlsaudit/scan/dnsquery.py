@@ -302,6 +302,9 @@ def _classify(
         "additional": _lines(response.additional),
         **extra,
     }
+    if fields["tc"] and extra.get("transport") == "tcp":  # never complete, even over TCP
+        reason = "TC=1 over TCP: the server sent an incomplete answer"
+        return DnsAnswer.model_validate({**fields, "status": DnsStatus.TRUNCATED, "reason": reason})
     if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         status = _RCODE_STATUS.get(rcode, DnsStatus.RCODE)
         reason = f"{dns.rcode.to_text(rcode)} from the server"
@@ -312,8 +315,9 @@ def _classify(
     try:
         chain = response.resolve_chaining()
     except dns.message.ChainTooLong:
+        reason = _long_chain(response, qname)
         return DnsAnswer.model_validate(
-            {**fields, "status": DnsStatus.CHAIN_TOO_LONG, "reason": "CNAME chain too long"}
+            {**fields, "status": DnsStatus.CHAIN_TOO_LONG, "reason": reason}
         )
     except dns.message.AnswerForNXDOMAIN:
         reason = "NXDOMAIN with an answer"
@@ -346,6 +350,24 @@ def _classify(
     if rcode == dns.rcode.NXDOMAIN:
         return DnsAnswer.model_validate({**fields, "status": DnsStatus.NXDOMAIN})
     return DnsAnswer.model_validate({**fields, "status": _empty_status(response)})
+
+
+def _long_chain(response: dns.message.Message, qname: dns.name.Name) -> str:
+    """Why the answer's CNAME chain was not followed to its end: a loop, or its length."""
+    targets = {
+        rrset.name: rrset[0].target
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.CNAME
+    }
+    chain = [qname]
+    while chain[-1] in targets and len(chain) <= len(targets):
+        chain.append(targets[chain[-1]])
+    if chain[-1] in chain[:-1]:
+        start = chain.index(chain[-1])
+        return "CNAME loop: " + " → ".join(n.to_text() for n in chain[start:])
+    shown = " → ".join([*(n.to_text() for n in chain[:3]), "...", chain[-1].to_text()])
+    most = dns.message.MAX_CHAIN
+    return f"CNAME chain too long: {len(chain) - 1} hops ({shown}); at most {most} are followed"
 
 
 def _empty_status(response: dns.message.Message) -> DnsStatus:

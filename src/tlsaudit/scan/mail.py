@@ -13,14 +13,16 @@ import http.client
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 import dns.name
 
-from tlsaudit.models.dns import DnsAnswer
+from tlsaudit.models.dns import DnsAnswer, DnsStatus
 from tlsaudit.models.facts import Endpoint, ErrorReason, Observed
 from tlsaudit.models.mail import (
     HttpFetch,
@@ -43,6 +45,11 @@ MAX_POLICY = 65536
 IMPLICIT_TLS_PORTS = frozenset({465})
 MAX_PARALLEL_HOSTS = 8
 """MX hosts probed at the same time (each host sees one connection at a time)."""
+MAX_MX_HOSTS = 10
+"""MX hosts checked, the most preferred first: a domain that lists hundreds cannot hold a
+scan. The others' address questions are not asked, and their answers say why."""
+MAX_HOST_ADDRESSES = 10
+"""Addresses of one MX or submission host probed; the others are listed as not probed."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,13 @@ class _Recorder:
             self.answers[key] = lookup(name, rdtype, self.options, want_dnssec=dnssec)
         return self.answers[key]
 
+    def skip(self, name: str, rdtype: str, reason: str) -> None:
+        """Record a question deliberately not asked, with the reason."""
+        key = (normalise(name), rdtype.upper())
+        self.answers[key] = DnsAnswer(
+            name=name, rdtype=rdtype, status=DnsStatus.INVALID, reason=reason
+        )
+
 
 def to_ascii(domain: str) -> str:
     """A-label form, lower-case, without the trailing dot (IDNA 2008 when ``idna`` is there)."""
@@ -186,19 +200,36 @@ class _Target(NamedTuple):
 def _mx_hosts(domain: str, dns_: _Recorder) -> list[_Target]:
     """Each MX target with its addresses, after its CNAME, A, AAAA and TLSA questions."""
     answer = dns_(domain, "MX")
-    out = []
-    seen = set()
+    hosts: dict[str, int] = {}
     for record in answer.records if answer.ok else []:
-        preference, _, target = record.partition(" ")
+        rank, _, target = record.partition(" ")
         host = normalise(target)
-        if not host or host in seen:
+        if host and host not in hosts:
+            hosts[host] = int(rank)
+    checked = set(sorted(hosts, key=hosts.__getitem__)[:MAX_MX_HOSTS])
+    why = (
+        f"not asked: {domain} has {len(hosts)} MX hosts; the {MAX_MX_HOSTS} most preferred"
+        " are checked"
+    )
+    out = []
+    for host, preference in hosts.items():
+        if host not in checked:
+            for rdtype in ("CNAME", "A", "AAAA"):
+                dns_.skip(host, rdtype, why)
             continue
-        seen.add(host)
         dns_(host, "CNAME")
         addresses = [a for t in ("A", "AAAA") for a in dns_(host, t).records]
         dns_(f"_25._tcp.{host}", "TLSA")
-        out.append(_Target(int(preference), host, addresses))
+        out.append(_Target(preference, host, addresses))
     return out
+
+
+def _not_probed(ip: str, port: int, count: int) -> Observed[SmtpFacts]:
+    detail = (
+        f"{ip}:{port}: not probed: the host has {count} addresses; the first"
+        f" {MAX_HOST_ADDRESSES} are probed"
+    )
+    return Observed[SmtpFacts].failed(ErrorReason.NOT_SCANNED, detail)
 
 
 def _probe_mx(
@@ -208,9 +239,14 @@ def _probe_mx(
     addresses one connection at a time; then the TLS scans."""
 
     def probe(target: _Target) -> list[MxAddress]:
+        count = len(target.addresses)
         return [
             cache.get(target.host, ip, options) or _probe_address(domain, target.host, ip, options)
-            for ip in target.addresses
+            if number < MAX_HOST_ADDRESSES
+            else MxAddress(
+                ip=ip, port=options.mx_port, smtp=_not_probed(ip, options.mx_port, count)
+            )
+            for number, ip in enumerate(target.addresses)
         ]
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_HOSTS, len(targets) or 1)) as pool:
@@ -301,18 +337,21 @@ def _probe_submission(hosts: list[str], dns_: _Recorder, options: MailOptions) -
     out = []
     for host in hosts:
         addresses = [a for t in ("A", "AAAA") for a in dns_(host, t).records]
-        for ip in addresses:
+        for number, ip in enumerate(addresses):
             for port in options.submission_ports:
                 implicit = port in IMPLICIT_TLS_PORTS
-                facts = smtp.dialogue(
-                    host,
-                    ip,
-                    port,
-                    helo=options.ehlo_name,
-                    timeout=options.scan.timeout,
-                    greeting_timeout=options.greeting_timeout,
-                    implicit_tls=implicit,
-                )
+                if number >= MAX_HOST_ADDRESSES:
+                    facts = _not_probed(ip, port, len(addresses))
+                else:
+                    facts = smtp.dialogue(
+                        host,
+                        ip,
+                        port,
+                        helo=options.ehlo_name,
+                        timeout=options.scan.timeout,
+                        greeting_timeout=options.greeting_timeout,
+                        implicit_tls=implicit,
+                    )
                 out.append(
                     Submission(host=host, ip=ip, port=port, implicit_tls=implicit, smtp=facts)
                 )
@@ -333,16 +372,37 @@ def _policy(domain: str, dns_: _Recorder, options: ScanOptions) -> Observed[Http
     return fetch_https(host, addresses[0], mtasts.POLICY_PATH, options)
 
 
-def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed[HttpFetch]:
+POLICY_DEADLINE_FACTOR = 4
+"""The whole MTA-STS policy fetch (connect, handshake, request, response) ends within this
+many times ``--timeout``."""
+
+
+def fetch_deadline(timeout: float) -> float:
+    """Seconds one policy fetch may take in all: ``4 × timeout`` (20 s at 5 s)."""
+    return POLICY_DEADLINE_FACTOR * timeout
+
+
+def fetch_https(
+    host: str, ip: str, path: str, options: ScanOptions, *, port: int = 443
+) -> Observed[HttpFetch]:
     """GET ``https://host/path`` from ``ip``: certificate verified against the system store
-    and ``options.ca_file``, no redirects followed, body capped at :data:`MAX_POLICY`."""
+    and ``options.ca_file``, no redirects followed, body capped at :data:`MAX_POLICY`.
+
+    Every read waits at most ``options.timeout``, and the whole fetch ends by
+    :func:`fetch_deadline`: a server that drips its answer is cut off there (a timeout)."""
     url = f"https://{host}{path}"
     context = ssl.create_default_context()
     if options.ca_file is not None:
         context.load_verify_locations(cafile=str(options.ca_file))
+    deadline = fetch_deadline(options.timeout)
+    expired = threading.Event()
+    late = Observed[HttpFetch].failed(
+        ErrorReason.TIMEOUT, f"{url}: timeout: no complete answer within {deadline:g} s"
+    )
     try:
         with (
-            socket.create_connection((ip, 443), timeout=options.timeout) as raw,
+            socket.create_connection((ip, port), timeout=options.timeout) as raw,
+            _cut_off(raw, deadline, expired),
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
@@ -355,9 +415,13 @@ def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed
             ErrorReason.HANDSHAKE_FAILED, f"{url}: certificate not valid: {exc.verify_message}"
         )
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            return late
         error = smtp.probe_error(exc) if isinstance(exc, OSError) else None
         reason = error.reason if error else ErrorReason.INVALID_ANSWER
         return Observed[HttpFetch].failed(reason, f"{url}: {exc}")
+    if expired.is_set():  # cut off in the body: what came is not the whole policy
+        return late
     return Observed.of(
         HttpFetch(
             url=url,
@@ -369,3 +433,25 @@ def fetch_https(host: str, ip: str, path: str, options: ScanOptions) -> Observed
             truncated=len(body) > MAX_POLICY,
         )
     )
+
+
+@contextmanager
+def _cut_off(sock: socket.socket, seconds: float, expired: threading.Event) -> Iterator[None]:
+    """Shut the connection of ``sock`` down after ``seconds`` (a blocked read then returns
+    at once) and set ``expired``. It acts through a duplicate of the descriptor, which stays
+    valid when ``sock`` is wrapped in TLS (wrapping detaches ``sock``)."""
+    watched = sock.dup()
+
+    def expire() -> None:
+        expired.set()
+        with suppress(OSError):
+            watched.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        watched.close()

@@ -42,7 +42,11 @@ def probe_tls13_resumption(
     if isinstance(first, ProbeError):
         return first
     with first:
-        session = _ticket(first, time.monotonic() + min(timeout, _TICKET_WAIT))
+        try:
+            session = _ticket(first, time.monotonic() + min(timeout, _TICKET_WAIT))
+        except ValueError as error:  # CPython cannot encode the session (a 60 kB certificate)
+            detail = f"TLS 1.3 session unreadable by Python's ssl: {error}"
+            return ProbeError(reason=ErrorReason.ENGINE_ERROR, detail=detail)
     if session is None:
         return False
     second = _handshake(context, ip, port, server_name, timeout, starttls, session)
