@@ -10,9 +10,10 @@ here. A failure of one target or domain becomes an error entry; the rest go on. 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from tlsaudit.errors import InputError
 from tlsaudit.evaluate import evaluate_consistency, evaluate_tls
@@ -29,6 +30,7 @@ from tlsaudit.profiles import Profile, load_profile
 from tlsaudit.scan.dns import DnsOptions, scan_dns
 from tlsaudit.scan.mail import MailOptions, scan_mail
 from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.pool import DaemonPool
 from tlsaudit.scan.tls import scan_endpoints
 from tlsaudit.version import TOOL
 
@@ -168,11 +170,32 @@ def audit_domain(
     except InputError as exc:
         return DomainReport.failed(domain, str(exc))
     mail_options = replace(mail_options, scan=for_profile(mail_options.scan, profile))
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    deadline = domain_deadline(mail_options.scan.timeout)
+    with DaemonPool(2, name="tlsaudit-domain") as pool:  # a part past the deadline is abandoned
         mail = pool.submit(scan_mail, name, mail_options)
         dns = pool.submit(scan_dns, name, dns_options)
-        mail_facts, dns_facts = mail.result(), dns.result()
-    return judge_domain(domain, mail_facts, dns_facts, profile, now or datetime.now(UTC))
+    parts: list[Future[Any]] = [mail, dns]
+    _, late = wait(parts, timeout=deadline)
+    if late:
+        what = " and ".join(part for part, f in (("mail", mail), ("DNS", dns)) if f in late)
+        return DomainReport.failed(
+            domain,
+            f"timeout: the {what} scan did not finish within {deadline:g} s (the domain"
+            f" deadline: {DOMAIN_DEADLINE_FACTOR} × --timeout, at most {DOMAIN_DEADLINE_CAP:g} s)",
+        )
+    return judge_domain(domain, mail.result(), dns.result(), profile, now or datetime.now(UTC))
+
+
+DOMAIN_DEADLINE_FACTOR = 120
+"""A domain's audit (mail and DNS side by side) must end within this many times
+``--timeout`` ..."""
+DOMAIN_DEADLINE_CAP = 900.0
+"""... and within this many seconds whatever the timeout."""
+
+
+def domain_deadline(timeout: float) -> float:
+    """Seconds one domain may take in all: ``min(120 × timeout, 900)`` (600 s at 5 s)."""
+    return min(DOMAIN_DEADLINE_CAP, DOMAIN_DEADLINE_FACTOR * timeout)
 
 
 def judge_domain(

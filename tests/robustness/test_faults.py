@@ -48,7 +48,7 @@ from servers.hostile import (
 from servers.nginx import NginxServer
 from servers.pki import issue_certificate
 from tlsaudit.models.facts import Endpoint, ErrorReason
-from tlsaudit.orchestrate import NOT_FINISHED
+from tlsaudit.orchestrate import NOT_FINISHED, domain_deadline
 from tlsaudit.render.json import committed_schema
 from tlsaudit.scan.mail import MAX_HOST_ADDRESSES, MAX_MX_HOSTS, fetch_deadline, fetch_https
 from tlsaudit.scan.options import ScanOptions
@@ -134,6 +134,12 @@ def test_tls_faults_in_one_batch(tls_peers: dict[str, int]) -> None:
     assert big["connectivity"] is None
     (leaf,) = big["certificates"]["value"]["deployments"][0]["received_chain"]
     assert len(leaf["san_dns"]) > 2500
+    assert big["resumption"]["error"]["reason"] == "not_scanned"  # compliance: no rule reads it
+    _, full, _, _ = tlsaudit(
+        "scan", f"127.0.0.1:{tls_peers['cert_60kb']}", "--sni", "localhost", "--full",
+        "--ca-file", str(CA_CERT), "--timeout", "2",
+    )  # fmt: skip
+    big = endpoint_of(full, tls_peers["cert_60kb"])["facts"]
     assert big["resumption"]["value"]["tls13"] is None
     assert (
         "TLS 1.3 session resumption not determined (engine_error: TLS 1.3 session unreadable"
@@ -256,6 +262,7 @@ def namespace() -> Iterator[Namespace]:
              "--tcp", "127.0.0.1", "--truncate", "127.0.0.2"],
             cwd=TESTS,
         )  # fmt: skip
+        ns.start([sys.executable, "-m", "servers.hostile", "smtp"], cwd=TESTS)
         yield ns
 
 
@@ -337,3 +344,42 @@ def test_truncated_udp_and_refused_tcp(namespace: Namespace) -> None:
     reason = "good.test. TXT from 127.0.0.2: TC=1 over UDP, TCP retry failed: connection refused"
     assert_finding(found, "mail.spf.present", "unknown", reason)
     assert_finding(found, "dns.ns.count", "unknown", "TCP retry failed: connection refused")
+
+
+AUDIT_TWO_DOMAINS = """
+import sys
+from tlsaudit.orchestrate import audit_domains
+from tlsaudit.scan.dns import DnsOptions
+from tlsaudit.scan.mail import MailOptions
+from tlsaudit.scan.options import ScanOptions
+
+scan = ScanOptions(timeout=0.1, resolver=("127.0.0.1", 53))
+report = audit_domains(
+    ["slowmx.test", "good.test"],
+    mail_options=MailOptions(scan=scan),
+    dns_options=DnsOptions(scan=scan),
+)
+sys.stdout.write(report.model_dump_json())
+"""
+
+
+def test_a_domain_ends_by_its_deadline(namespace: Namespace) -> None:
+    """An MX whose greeting never ends holds the mail scan (each dialogue is bounded at
+    30 s + 12 × --timeout): the domain is an error at the domain deadline, and the next
+    domain of the batch is audited. (The library takes a timeout below the command line's
+    0.5 s minimum: the deadline is 12 s here, not 60 s.)"""
+    start = time.monotonic()
+    result = subprocess.run(
+        [*namespace.prefix, sys.executable, "-c", AUDIT_TWO_DOMAINS],
+        capture_output=True, text=True, timeout=120, cwd=TESTS, check=False,
+    )  # fmt: skip
+    elapsed = time.monotonic() - start
+    assert result.returncode == 0, result.stderr
+    assert domain_deadline(0.1) == 12.0
+    assert elapsed < 12.0 + 20
+    slow, good = json.loads(result.stdout)["domains"]
+    assert slow["error"] == (
+        "timeout: the mail scan did not finish within 12 s (the domain deadline: 120 ×"
+        " --timeout, at most 900 s)"
+    )
+    assert good["error"] is None

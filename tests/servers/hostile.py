@@ -247,6 +247,8 @@ Zone = dict[str, list[tuple[str, str]]]
 SPF_DEPTH = 50
 MANY = 30
 CHAIN_LENGTH = 30
+SLOW_SMTP = "127.0.0.3"
+"""Where ``python -m servers.hostile smtp`` listens on port 25 (inside a namespace)."""
 
 
 def fault_zones() -> Zone:
@@ -260,7 +262,9 @@ def fault_zones() -> Zone:
     - ``chain.test``: the same names at the head of CNAME chains of :data:`CHAIN_LENGTH`;
     - ``spfdeep.test``: an include chain :data:`SPF_DEPTH` deep;
     - ``spfloop.test``: include loops (a->b->a, and the domain including itself);
-    - ``manymx.test``: :data:`MANY` MX hosts, the most preferred with :data:`MANY` addresses.
+    - ``manymx.test``: :data:`MANY` MX hosts, the most preferred with :data:`MANY` addresses;
+    - ``slowmx.test``: one MX, at :data:`SLOW_SMTP`, where ``smtp`` mode drips a greeting that
+      never ends (``220-`` lines).
     """
     zone: Zone = {}
 
@@ -299,6 +303,12 @@ def fault_zones() -> Zone:
     add("spfloop.test", "TXT", '"v=spf1 include:a.spfloop.test include:spfloop.test -all"')
     add("a.spfloop.test", "TXT", '"v=spf1 include:b.spfloop.test -all"')
     add("b.spfloop.test", "TXT", '"v=spf1 include:a.spfloop.test -all"')
+    add("slowmx.test", "SOA", "ns.slowmx.test. hostmaster.slowmx.test. 1 3600 600 86400 60")
+    add("slowmx.test", "NS", "ns.slowmx.test.")
+    add("ns.slowmx.test", "A", "127.0.0.1")
+    add("slowmx.test", "MX", "10 mx.slowmx.test.")
+    add("slowmx.test", "TXT", '"v=spf1 -all"')
+    add("mx.slowmx.test", "A", f"{SLOW_SMTP}")
     for i in range(MANY):
         add("manymx.test", "MX", f"{i + 1} mx{i}.manymx.test.")
         add(f"mx{i}.manymx.test", "A", f"127.0.1.{i + 1}")
@@ -442,14 +452,33 @@ class Namespace:
         return process
 
 
+def endless_greeting(conn: socket.socket) -> None:
+    """``220-`` continuation lines, one every 0.5 s, for 10 minutes: a greeting that never
+    completes, each line well within any read timeout."""
+    for _ in range(1200):
+        conn.sendall(b"220-still greeting\r\n")
+        time.sleep(0.5)
+
+
+def _serve_smtp() -> None:
+    server = socket.create_server((SLOW_SMTP, 25))
+    server.listen(16)
+    print("ready", flush=True)
+    while True:
+        conn, _ = server.accept()
+        threading.Thread(target=_handle, args=(endless_greeting, conn), daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m servers.hostile")
-    parser.add_argument("what", choices=["dns"])
+    parser.add_argument("what", choices=["dns", "smtp"])
     parser.add_argument("--udp", nargs="+", default=["127.0.0.1"])
     parser.add_argument("--tcp", nargs="*", default=["127.0.0.1"])
     parser.add_argument("--truncate", nargs="*", default=[])
     parser.add_argument("--port", type=int, default=53)
     args = parser.parse_args(argv)
+    if args.what == "smtp":
+        _serve_smtp()
     HostileDns(fault_zones(), truncate=args.truncate).serve(args.udp, args.tcp, args.port)
 
 

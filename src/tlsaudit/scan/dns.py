@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -46,6 +45,7 @@ from tlsaudit.models.facts import CaaFacts, CaaRecord, ErrorReason, Observed
 from tlsaudit.scan.dnsquery import axfr_probe, lookup, query_server
 from tlsaudit.scan.dnssec import load_trust_anchors, validate_chain
 from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.pool import DaemonPool
 
 PARENT_SERVERS_TRIED = 3
 """Parent server addresses asked for the delegation before giving up."""
@@ -207,13 +207,13 @@ def _servers(zone: str, nameservers: list[NameServer], options: DnsOptions) -> l
         for address in ns.addresses:
             names_of.setdefault(address, []).append(ns.name)
     probe = f"tlsaudit-{secrets.token_hex(6)}.{options.probe_domain}"
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        servers = list(
-            pool.map(lambda item: _server(zone, item[0], item[1], probe, options), names_of.items())
+    with DaemonPool(MAX_WORKERS) as pool:
+        servers = pool.map(
+            lambda item: _server(zone, item[0], item[1], probe, options), names_of.items()
         )
         if len({s.soa.serial for s in servers if s.soa}) > 1:
             time.sleep(options.serial_recheck_delay)
-            servers = list(pool.map(lambda s: _requery_soa(zone, s, options), servers))
+            servers = pool.map(lambda s: _requery_soa(zone, s, options), servers)
     return servers
 
 

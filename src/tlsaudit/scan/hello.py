@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
@@ -48,6 +47,7 @@ from tlsaudit.scan.iana import (
     group_name,
     suite_name,
 )
+from tlsaudit.scan.pool import DaemonPool
 
 
 class TlsVersion(IntEnum):
@@ -753,9 +753,9 @@ def probe_groups_tls13(
     if not unique:
         return GroupProbe((), ())
     workers = max(1, min(connections, len(unique)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(
-            pool.map(lambda g: _probe_group(ip, port, server_name, g, timeout, starttls), unique)
+    with DaemonPool(workers) as pool:
+        outcomes = pool.map(
+            lambda g: _probe_group(ip, port, server_name, g, timeout, starttls), unique
         )
     supported = tuple(g for g, outcome in zip(unique, outcomes, strict=True) if outcome is True)
     rejected = tuple(g for g, outcome in zip(unique, outcomes, strict=True) if outcome is False)

@@ -14,7 +14,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from tlsaudit.records.dnsview import normalise, txt
 from tlsaudit.scan import smtp
 from tlsaudit.scan.dnsquery import lookup
 from tlsaudit.scan.options import ScanOptions
+from tlsaudit.scan.pool import DaemonPool
 from tlsaudit.scan.tls import scan_endpoints
 
 MAX_POLICY = 65536
@@ -249,8 +249,8 @@ def _probe_mx(
             for number, ip in enumerate(target.addresses)
         ]
 
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_HOSTS, len(targets) or 1)) as pool:
-        dialogues = list(pool.map(probe, targets))
+    with DaemonPool(min(MAX_PARALLEL_HOSTS, len(targets) or 1)) as pool:
+        dialogues = pool.map(probe, targets)
     probed = _scan_tls(targets, dialogues, options)
     for target, addresses in zip(targets, probed, strict=True):
         for address in addresses:

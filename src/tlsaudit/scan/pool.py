@@ -1,4 +1,4 @@
-"""A thread pool of daemon threads for the probes of one endpoint.
+"""A thread pool of daemon threads for the probes of an endpoint or a domain.
 
 :class:`concurrent.futures.ThreadPoolExecutor` joins its threads when the interpreter
 exits, so a probe stuck on a server that drips one byte a second would keep ``tlsaudit``
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
@@ -33,6 +34,11 @@ class DaemonPool:
         future: Future[R] = Future()
         self._jobs.put((future, function, args, kwargs))
         return future
+
+    def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """*function* of every item on the pool; the results in order (or the first error)."""
+        futures = [self.submit(function, item) for item in items]
+        return [future.result() for future in futures]
 
     def close(self) -> None:
         """Let the threads end once the queued calls are done (without waiting for them)."""
