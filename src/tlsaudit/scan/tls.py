@@ -724,10 +724,13 @@ def _connectivity_error(
 
 def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
     """Send one ClientHello and classify the first bytes of the answer."""
+    cut = ""
     try:
         with socket.create_connection((endpoint.ip, endpoint.port), timeout=timeout) as sock:
             sock.sendall(_client_hello(endpoint.name))
             answer = sock.recv(256)
+            if _is_tls_record(answer) and len(answer) >= 5:
+                answer, cut = _whole_record(sock, answer)
     except TimeoutError:
         return ErrorReason.TIMEOUT, f"no answer to a TLS ClientHello within {timeout:g} s."
     except ConnectionRefusedError:
@@ -739,8 +742,15 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
             ErrorReason.HANDSHAKE_FAILED,
             "closed the connection without answering a ClientHello.",
         )
+    if cut:
+        return ErrorReason.HANDSHAKE_FAILED, f"answers in TLS, then {cut}."
     if _is_tls_record(answer):
         seen = "answers in TLS, but no handshake sslyze offers works."
+        completed, how = _local_handshake(endpoint, timeout)
+        if completed:
+            seen += f" This machine's OpenSSL completes one ({how})."
+        else:
+            seen += f" This machine's OpenSSL fails too: {how}."
         others = [g for g in TLS13_GROUPS if g not in SSLYZE_GROUPS]
         probe = probe_groups_tls13(endpoint.ip, endpoint.port, endpoint.name, others, timeout)
         groups = probe.supported
@@ -751,6 +761,47 @@ def _probe(endpoint: Endpoint, timeout: float) -> tuple[ErrorReason, str]:
     first_line = answer.split(b"\n", 1)[0].rstrip(b"\r")[:60].decode("latin-1")
     printable = "".join(c if c.isprintable() else "." for c in first_line)
     return ErrorReason.NOT_TLS, f'answered a TLS ClientHello with non-TLS data: "{printable}".'
+
+
+def _whole_record(sock: socket.socket, start: bytes) -> tuple[bytes, str]:
+    """Read the rest of the server's first TLS record; the second value says how the server
+    cut it short ("" when it arrived whole)."""
+    wanted = 5 + int.from_bytes(start[3:5], "big")
+    data = start
+    try:
+        while len(data) < wanted:
+            chunk = sock.recv(wanted - len(data))
+            if not chunk:
+                return data, f"closed the connection inside its first record ({_of(data, wanted)})"
+            data += chunk
+    except ConnectionResetError:
+        return data, f"reset the connection inside its first record ({_of(data, wanted)})"
+    return data, ""
+
+
+def _of(data: bytes, wanted: int) -> str:
+    return f"{len(data) - 5} of {wanted - 5} bytes"
+
+
+def _local_handshake(endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
+    """A complete handshake with Python's own OpenSSL (no certificate check): whether it
+    works, and the version and suite, or OpenSSL's reason (e.g. EXCESSIVE_MESSAGE_SIZE for
+    a certificate message over 100 KiB)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    name = None if is_ip(endpoint.name) else endpoint.name
+    try:
+        with (
+            socket.create_connection((endpoint.ip, endpoint.port), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=name) as tls,
+        ):
+            cipher = tls.cipher()
+            return True, f"{tls.version()}, {cipher[0] if cipher else '?'}"
+    except ssl.SSLError as error:
+        return False, str(error.reason or error)
+    except (OSError, ValueError) as error:
+        return False, str(error) or type(error).__name__
 
 
 def _client_hello(server_name: str) -> bytes:
