@@ -27,6 +27,7 @@ from sslyze import (
 )
 
 from scan_targets import (
+    CA_CERT,
     GOOD_DHPARAM,
     HOST,
     SCENARIOS,
@@ -45,7 +46,7 @@ PREFER_SERVER = ("ssl_prefer_server_ciphers on",)
 
 
 def _extra_scenarios() -> tuple[Scenario, ...]:
-    ports = iter(free_ports(7))
+    ports = iter(free_ports(9))
     return (
         Scenario(
             "many_server_order",
@@ -115,6 +116,19 @@ def _extra_scenarios() -> tuple[Scenario, ...]:
                 extra=PREFER_SERVER,
             ),
             description="3DES, RC4, Camellia, SEED, IDEA, ARIA at TLS 1.0-1.2",
+        ),
+        *(
+            Scenario(
+                f"client_cert_{mode}",
+                next(ports),
+                tls_directives(
+                    protocols="TLSv1.1 TLSv1.2 TLSv1.3",
+                    ciphers="ECDHE+AESGCM:ECDHE+AES:@SECLEVEL=0",
+                    extra=(f"ssl_client_certificate {CA_CERT}", f"ssl_verify_client {verify}"),
+                ),
+                description=f"a client certificate {mode} (sslyze sends none)",
+            )
+            for mode, verify in (("required", "on"), ("optional", "optional"))
         ),
     )
 

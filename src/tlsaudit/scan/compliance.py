@@ -26,6 +26,7 @@ Results come back as sslyze's own result types, so both modes are read by one co
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -169,6 +170,10 @@ class _Chain:
     server_order: Future[bool | None] | None = None
     """Whether the pick order is the server's (see :func:`_server_order`); None with fewer
     than two picks."""
+    first: Future[CipherSuiteAcceptedByServer | None] = field(default_factory=Future)
+    """The first handshake's pick (None: every suite refused), known before the chain ends."""
+    client_cert: bool = False
+    """The server asked for a client certificate."""
 
 
 Starter = Callable[[Mapping[ProtocolVersion, frozenset[str]]], None]
@@ -191,9 +196,9 @@ def scan_compliance(
     location, network = request.server_location, request.network_configuration
     wanted = set(probes)
     extra = request.scan_commands_extra_arguments
-    # The eliminations start with the connectivity test, assuming what holds for nearly
-    # every server (no client certificate required); they run again when that is wrong.
-    connectivity = pool.submit(check_connectivity_to_server, location, network)
+    # The eliminations start at once, assuming what holds for nearly every server (no client
+    # certificate required); their first handshakes answer what sslyze's connectivity test
+    # asks, which runs only when they cannot (and then the eliminations again if needed).
     guess = ServerConnectivityInfo(
         server_location=location, network_configuration=network, tls_probing_result=_GUESS
     )
@@ -201,12 +206,9 @@ def scan_compliance(
     running = [pool.submit(_eliminate, guess, chain, pool) for chain in planned]
     if start is not None:
         start(_offered_names(planned))
-    try:
-        probing = connectivity.result()
-    except BaseException:
-        for future in running:
-            future.cancel()
-        raise
+    probing = _probing(planned)
+    if probing is None:  # no handshake yet, or a client certificate asked for: sslyze's test
+        probing = pool.submit(check_connectivity_to_server, location, network).result()
     info = ServerConnectivityInfo(
         server_location=location, network_configuration=network, tls_probing_result=probing
     )
@@ -214,7 +216,7 @@ def scan_compliance(
         for future in running:
             future.result()
         running = [pool.submit(_eliminate, info, chain, pool) for chain in _chains(info)]
-    curves = pool.submit(_eliminate_curves, info)
+    curves = pool.submit(_eliminate_curves, info) if probing.supports_ecdh_key_exchange else None
     commands = {
         PROBE_COMMANDS[probe]: _submit_command(pool, info, PROBE_COMMANDS[probe], extra)
         for probe in Probe
@@ -233,6 +235,9 @@ def scan_compliance(
             commands[ScanCommand.ROBOT] = _submit_command(pool, info, ScanCommand.ROBOT, None)
         else:  # sslyze's verdict too, without its probe: nothing to attack
             attempts[ScanCommand.ROBOT] = _robot_not_applicable()
+    if curves is None:  # ECDH seen in no first pick: sslyze's question, over all the picks
+        ecdh = _uses_ecdh(info, chains)
+        curves = pool.submit(_eliminate_curves, _with_ecdh(info, ecdh))
     attempts[ScanCommand.ELLIPTIC_CURVES] = _attempt(ScanCommand.ELLIPTIC_CURVES, curves)
     for command, jobs in commands.items():
         attempts[command] = _command_attempt(info, command, jobs)
@@ -355,6 +360,10 @@ def _eliminate(info: ServerConnectivityInfo, chain: _Chain, pool: DaemonPool) ->
         _run_chain(info, chain, pool)
     except Exception as error:
         chain.error = error
+        if not chain.first.done():
+            chain.first.set_exception(error)
+    if not chain.first.done():
+        chain.first.set_result(chain.accepted[0] if chain.accepted else None)
     return chain
 
 
@@ -365,6 +374,8 @@ def _run_chain(info: ServerConnectivityInfo, chain: _Chain, pool: DaemonPool) ->
     try:
         while remaining:
             picked = _pick(info, chain, remaining, by_name)
+            if not chain.first.done():
+                chain.first.set_result(None if isinstance(picked, str) else picked)
             if isinstance(picked, str):
                 refusal = picked
                 break
@@ -385,6 +396,49 @@ def _run_chain(info: ServerConnectivityInfo, chain: _Chain, pool: DaemonPool) ->
         _one_by_one(info, chain, remaining)
         return
     chain.rejected = [CipherSuiteRejectedByServer(s, refusal) for s in remaining]
+
+
+def _probing(chains: list[_Chain]) -> ServerTlsProbingResult | None:
+    """What sslyze's connectivity test would find, from the eliminations' first handshakes:
+    the highest version with a suite accepted, that suite, and whether ECDH is used (False
+    here may still turn True over the whole chain: see :func:`_uses_ecdh`). None when no
+    handshake completed, only SSL 2.0 did, or the server asked for a client certificate
+    (whether it requires one is sslyze's test to tell)."""
+    for version in sorted(SUITE_COMMANDS, key=lambda v: v.value, reverse=True):
+        mine = [chain for chain in chains if chain.version is version]
+        try:
+            picks = [pick for chain in mine if (pick := chain.first.result()) is not None]
+        except Exception:
+            return None
+        if any(chain.client_cert for chain in mine):
+            return None
+        if picks:
+            if version is TlsVersionEnum.SSL_2_0:
+                return None
+            return ServerTlsProbingResult(
+                highest_tls_version_supported=version,
+                cipher_suite_supported=picks[0].cipher_suite.openssl_name,
+                client_auth_requirement=ClientAuthRequirementEnum.DISABLED,
+                supports_ecdh_key_exchange=any(map(_ecdh, picks)),
+            )
+    return None
+
+
+def _ecdh(accepted: CipherSuiteAcceptedByServer) -> bool:
+    """As sslyze's connectivity test: an ECDH suite, or an ECDH key (TLS 1.3)."""
+    return "ECDH" in accepted.cipher_suite.openssl_name or isinstance(
+        accepted.ephemeral_key, EcDhEphemeralKeyInfo
+    )
+
+
+def _uses_ecdh(info: ServerConnectivityInfo, chains: list[_Chain]) -> bool:
+    version = info.tls_probing_result.highest_tls_version_supported
+    return any(_ecdh(a) for c in chains if c.version is version for a in c.accepted)
+
+
+def _with_ecdh(info: ServerConnectivityInfo, ecdh: bool) -> ServerConnectivityInfo:
+    probing = dataclasses.replace(info.tls_probing_result, supports_ecdh_key_exchange=ecdh)
+    return dataclasses.replace(info, tls_probing_result=probing)
 
 
 def _settle_refusals(info: ServerConnectivityInfo, chains: list[_Chain]) -> list[_Chain]:
@@ -430,6 +484,7 @@ def _pick(
         pass  # sslyze's OpenSSL refused the server's DH group: the suite is accepted
     except ClientCertificateRequested:
         key = client.get_ephemeral_key()
+        chain.client_cert = True
     except (ServerRejectedTlsHandshake, TlsHandshakeTimedOut) as refused:
         return refused.error_message
     except NoCiphersAvailableBugInSSlyze as error:
