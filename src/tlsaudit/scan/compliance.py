@@ -57,6 +57,7 @@ from sslyze import (
 )
 from sslyze.connection_helpers.tls_connection import NoCiphersAvailableBugInSSlyze
 from sslyze.errors import (
+    ConnectionToServerFailed,
     ConnectionToServerTimedOut,
     ServerRejectedTlsHandshake,
     ServerTlsConfigurationNotSupported,
@@ -403,11 +404,17 @@ def _probing(chains: list[_Chain]) -> ServerTlsProbingResult | None:
     the highest version with a suite accepted, that suite, and whether ECDH is used (False
     here may still turn True over the whole chain: see :func:`_uses_ecdh`). None when no
     handshake completed, only SSL 2.0 did, or the server asked for a client certificate
-    (whether it requires one is sslyze's test to tell)."""
+    (whether it requires one is sslyze's test to tell).
+
+    Raises:
+        ConnectionToServerFailed: a first handshake could not even connect.
+    """
     for version in sorted(SUITE_COMMANDS, key=lambda v: v.value, reverse=True):
         mine = [chain for chain in chains if chain.version is version]
         try:
             picks = [pick for chain in mine if (pick := chain.first.result()) is not None]
+        except ConnectionToServerFailed:
+            raise  # refused, timed out, STARTTLS refused: what sslyze's test would raise too
         except Exception:
             return None
         if any(chain.client_cert for chain in mine):
@@ -489,7 +496,7 @@ def _pick(
         return refused.error_message
     except NoCiphersAvailableBugInSSlyze as error:
         raise _Untrusted(f"the OpenSSL build refused the list: {error}") from error
-    except (ConnectionToServerTimedOut, OSError, OpenSSLError) as error:
+    except (OSError, OpenSSLError) as error:  # not sslyze's connection errors: they propagate
         raise _Untrusted(f"a handshake failed: {type(error).__name__}: {error}") from error
     finally:
         connection.close()
