@@ -33,8 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_runs import ManyBlocks  # noqa: E402
+
 from scan_targets import CA_CERT, Scenario, free_ports, tls_directives  # noqa: E402
-from servers.nginx import NginxServer, start_nginx  # noqa: E402
+from servers.nginx import start_nginx  # noqa: E402
 from servers.proxy import CountingProxy  # noqa: E402
 
 HIGH_SECURITY = Scenario(
@@ -116,7 +118,7 @@ def single(server: Scenario, delays: list[int], runs: int, wanted: list[str]) ->
 def batch(size: int, delay: int, work: Path) -> None:
     ports = free_ports(size)
     fleet = [dataclasses.replace(HIGH_SECURITY, name=f"e{i}", port=p) for i, p in enumerate(ports)]
-    with _Many(fleet, work / "nginx", startup_timeout=60):
+    with ManyBlocks(fleet, work / "nginx", startup_timeout=60):
         proxies = [CountingProxy(s.port, delay=delay / 1000) for s in fleet]
         assets = work / "assets.toml"
         assets.write_text("".join(
@@ -132,17 +134,6 @@ def batch(size: int, delay: int, work: Path) -> None:
         f" ({result.seconds / size:.2f} s per endpoint), {result.connections} connections,"
         f" peak RSS {result.peak_rss_mib:.0f} MiB (largest process), exit {result.exit_code}"
     )
-
-
-class _Many(NginxServer):
-    """The test harness's nginx with room for many listening sockets."""
-
-    def write_config(self) -> Path:
-        path = super().write_config()
-        path.write_text(
-            path.read_text().replace("worker_connections 256", "worker_connections 8192")
-        )
-        return path
 
 
 def main() -> None:
