@@ -1,8 +1,7 @@
 """Compliance mode: sslyze's connection layer, with the fewest handshakes that still give
 the answers of sslyze's own per-suite and per-curve scans.
 
-For one endpoint: sslyze's connectivity test, then, on at most
-``connections_per_server`` connections at once:
+For one endpoint, on a pool of at most ``connections_per_server`` connections at once:
 
 - the accepted cipher suites of each protocol version and OpenSSL build (nassl's legacy
   build for every suite it implements below TLS 1.3, the modern one for the rest, as sslyze
@@ -10,6 +9,8 @@ For one endpoint: sslyze's connectivity test, then, on at most
   repeat until the server refuses. (accepted + 1) handshakes per version and build instead
   of one per candidate. The pick order is the server's preference when it enforces one;
   one more handshake, the first two picks swapped, tells whether it does;
+- what sslyze's connectivity test asks (highest version, a suite, ECDH), answered by the
+  eliminations' first handshakes; sslyze's test itself runs only when they cannot tell;
 - the supported curves the same way, at the highest version;
 - sslyze's own scan jobs for the other probes the profile reads.
 
@@ -123,8 +124,9 @@ _GUESS = ServerTlsProbingResult(
     client_auth_requirement=ClientAuthRequirementEnum.DISABLED,
     supports_ecdh_key_exchange=True,
 )
-"""What the eliminations assume until the connectivity test answers (they set the version
-and the suites of every connection themselves; only the client-certificate answer counts)."""
+"""What the eliminations assume until their first handshakes (or sslyze's connectivity test)
+answer (they set the version and the suites of every connection themselves; only the
+client-certificate answer counts)."""
 
 VERIFY_ABOVE = 32
 """A chain that ends with more refused candidates than this offers them once more, in
