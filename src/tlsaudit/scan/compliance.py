@@ -150,7 +150,6 @@ class ComplianceScan:
     attempts: AllScanCommandsAttempts
     preferences: dict[ProtocolVersion, Preference] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    handshakes: int = 0
 
 
 class _Untrusted(Exception):  # noqa: N818 - a control-flow signal
@@ -194,7 +193,8 @@ def scan_compliance(
     what to run besides suites and curves.
 
     Raises:
-        ConnectionToServerFailed: sslyze's connectivity test failed (no handshake at all).
+        ConnectionToServerFailed: the server could not be reached, or sslyze's connectivity
+            test found no handshake that works.
     """
     location, network = request.server_location, request.network_configuration
     wanted = set(probes)

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from traceback import TracebackException
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
@@ -225,7 +225,7 @@ def scan_endpoints(
         except queue.Empty:
             now = time.monotonic()
             for late in [i for i, limit in running.items() if limit <= now]:
-                done(late, _timed_out(endpoints[late], deadline))
+                done(late, _timed_out(endpoints[late], options, deadline))
             continue
         if index in running:  # not already given up on
             done(index, result)
@@ -266,14 +266,7 @@ def _scan_one(
     except Exception as exc:  # a library failure is this endpoint's error, not the batch's
         detail = f"scan failed: {type(exc).__name__}: {exc}"
         error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail=detail)
-    arrived.put(
-        (
-            index,
-            TlsFacts(
-                endpoint=endpoint, scanned_at=datetime.now(UTC), engine=ENGINE, connectivity=error
-            ),
-        )
-    )
+    arrived.put((index, _failed(endpoint, options, error)))
 
 
 def _compliance_facts(
@@ -301,28 +294,34 @@ def _compliance_facts(
         if endpoint.starttls is None:
             raise
         detail = f"the server's {endpoint.starttls.upper()} reply is not UTF-8 text: {error}"
-        return TlsFacts(
-            endpoint=endpoint,
-            scanned_at=datetime.now(UTC),
-            engine=ENGINE,
-            mode="compliance",
-            connectivity=ProbeError(reason=ErrorReason.STARTTLS_FAILED, detail=detail),
+        return _failed(
+            endpoint, options, ProbeError(reason=ErrorReason.STARTTLS_FAILED, detail=detail)
         )
     finally:
         pool.close()
 
 
-def _timed_out(endpoint: Endpoint, deadline: float) -> TlsFacts:
+def _timed_out(endpoint: Endpoint, options: ScanOptions, deadline: float) -> TlsFacts:
     detail = (
         f"timeout: no result within {deadline:g} s (the endpoint deadline:"
         f" {ENDPOINT_DEADLINE_FACTOR} × --timeout, at most {ENDPOINT_DEADLINE_CAP:g} s)"
     )
+    return _failed(endpoint, options, ProbeError(reason=ErrorReason.TIMEOUT, detail=detail))
+
+
+def _failed(endpoint: Endpoint, options: ScanOptions, error: ProbeError) -> TlsFacts:
+    """The facts of an endpoint that could not be scanned: why, and nothing else."""
     return TlsFacts(
         endpoint=endpoint,
         scanned_at=datetime.now(UTC),
         engine=ENGINE,
-        connectivity=ProbeError(reason=ErrorReason.TIMEOUT, detail=detail),
+        mode=_mode(options),
+        connectivity=error,
     )
+
+
+def _mode(options: ScanOptions) -> Literal["compliance", "full"]:
+    return "full" if options.full else "compliance"
 
 
 def _start_daemon(target: Callable[..., None], *args: object) -> None:
@@ -441,7 +440,7 @@ def _facts(
         endpoint=endpoint,
         scanned_at=datetime.now(UTC),
         engine=ENGINE,
-        mode="full" if options.full else "compliance",
+        mode=_mode(options),
         protocols=protocols,
         groups=_with_groups(_groups(attempts.elliptic_curves, protocols), extra.groups),
         group_probe=extra.group_probe,
@@ -705,9 +704,7 @@ def _unreachable_facts(
         error = ProbeError(reason=ErrorReason.ENGINE_ERROR, detail="sslyze gave no error detail")
     else:
         error = _connectivity_error(endpoint, trace, options.timeout)
-    return TlsFacts(
-        endpoint=endpoint, scanned_at=datetime.now(UTC), engine=ENGINE, connectivity=error
-    )
+    return _failed(endpoint, options, error)
 
 
 def _connectivity_error(
@@ -787,9 +784,7 @@ def _local_handshake(endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
     """A complete handshake with Python's own OpenSSL (no certificate check): whether it
     works, and the version and suite, or OpenSSL's reason (e.g. EXCESSIVE_MESSAGE_SIZE for
     a certificate message over 100 KiB)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = _unverified_context()
     name = None if is_ip(endpoint.name) else endpoint.name
     try:
         with (
@@ -804,11 +799,17 @@ def _local_handshake(endpoint: Endpoint, timeout: float) -> tuple[bool, str]:
         return False, str(error) or type(error).__name__
 
 
-def _client_hello(server_name: str) -> bytes:
-    """A ClientHello from Python's own OpenSSL (no SNI for an IP address)."""
+def _unverified_context() -> ssl.SSLContext:
+    """Python's own OpenSSL as a client that checks no certificate (it only looks)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _client_hello(server_name: str) -> bytes:
+    """A ClientHello from Python's own OpenSSL (no SNI for an IP address)."""
+    context = _unverified_context()
     outgoing = ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname=server_name)
