@@ -25,3 +25,14 @@ def assert_complete(findings: Iterable[Finding]) -> None:
         assert all((f.citations, f.observed, f.expected, f.title.en, f.title.ja)), f
         assert (f.remediation is not None) == (f.status in (Status.FAIL, Status.WARN)), f
         assert (f.status is Status.UNKNOWN) <= bool(f.reason), f
+
+
+def assert_expected(findings: Iterable[Finding], expected: dict[str, Any]) -> None:
+    """Exactly the case's expected problems (check, subject, status; in report order), and
+    every pass it lists among the passes."""
+    findings = list(findings)
+    problems = [[f.check_id, f.subject, f.status.value] for f in findings if f.status != "pass"]
+    assert problems == expected["findings"]
+    passed = {(f.check_id, f.subject) for f in findings if f.status is Status.PASS}
+    missing = [p for p in expected.get("passes", []) if tuple(p) not in passed]
+    assert missing == []

@@ -18,6 +18,7 @@ import pytest
 
 from scan_targets import scenario
 from servers.hostile import drip_tls_handshake, silent, tcp_server
+from servers.hostile import endless_greeting as greeting_forever
 from servers.nginx import NginxServer
 from tlsaudit.models.dns import DnsStatus
 from tlsaudit.models.facts import Endpoint, ErrorReason
@@ -29,12 +30,6 @@ from tlsaudit.scan.tls import endpoint_deadline, scan_endpoints
 TIMEOUT = 0.5
 SLACK = 3.0
 """Seconds allowed past a deadline (thread start-up, a loaded machine)."""
-
-
-def _endless_greeting(conn: socket.socket) -> None:
-    for _ in range(10_000):
-        conn.sendall(b"220-still greeting\r\n")
-        time.sleep(0.1)
 
 
 def _non_utf8_ehlo(conn: socket.socket) -> None:
@@ -63,7 +58,7 @@ def drip_tls() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def endless_greeting() -> Iterator[int]:
-    with tcp_server(_endless_greeting) as port:
+    with tcp_server(greeting_forever) as port:
         yield port
 
 

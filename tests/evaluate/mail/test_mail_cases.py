@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from recorded import apply, assert_complete
+from recorded import apply, assert_complete, assert_expected
 from tlsaudit.evaluate.check import REGISTRY
 from tlsaudit.evaluate.mail import MailView, evaluate_mail
-from tlsaudit.models.findings import Finding, Status
+from tlsaudit.models.findings import Finding
 from tlsaudit.models.mail import MailFacts
 from tlsaudit.profiles import Profile, builtin_ids, load_profile
 from tlsaudit.records.dnsview import normalise
@@ -82,12 +82,7 @@ IDS = [f"{path.stem}-{pid.removeprefix('cryptrec-')}" for path, pid in PAIRS]
 @pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)
 def test_case(path: Path, profile_id: str) -> None:
     expected = load_case(path)[0]["expect"][profile_id]
-    findings = judged(path, profile_id)
-    problems = [[f.check_id, f.subject, f.status.value] for f in findings if f.status != "pass"]
-    assert problems == expected["findings"]
-    passed = {(f.check_id, f.subject) for f in findings if f.status is Status.PASS}
-    missing = [p for p in expected.get("passes", []) if tuple(p) not in passed]
-    assert missing == []
+    assert_expected(judged(path, profile_id), expected)
 
 
 @pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)

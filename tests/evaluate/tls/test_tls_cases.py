@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from recorded import apply, assert_complete
+from recorded import apply, assert_complete, assert_expected
 from tlsaudit.evaluate import evaluate_tls
 from tlsaudit.models.facts import TlsFacts
-from tlsaudit.models.findings import Finding, Status, verdict_of
+from tlsaudit.models.findings import Finding, verdict_of
 from tlsaudit.profiles import Profile, load_profile
 
 HERE = Path(__file__).parent
@@ -55,12 +55,8 @@ IDS = [f"{path.stem}-{pid.removeprefix('cryptrec-')}" for path, pid in PAIRS]
 def test_case(path: Path, profile_id: str) -> None:
     expected = load_case(path)[0]["expect"][profile_id]
     findings = judged(path, profile_id)
-    problems = [[f.check_id, f.subject, f.status.value] for f in findings if f.status != "pass"]
-    assert problems == expected["findings"]
+    assert_expected(findings, expected)
     assert verdict_of(findings).value == expected["verdict"]
-    passed = {(f.check_id, f.subject) for f in findings if f.status is Status.PASS}
-    missing = [p for p in expected.get("passes", []) if tuple(p) not in passed]
-    assert missing == []
 
 
 @pytest.mark.parametrize(("path", "profile_id"), PAIRS, ids=IDS)
